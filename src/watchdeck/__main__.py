@@ -1,0 +1,3 @@
+from watchdeck.cli import main
+
+raise SystemExit(main())

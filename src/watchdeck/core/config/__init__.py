@@ -1,0 +1,1 @@
+"""Config and layout files: models, YAML loading with file:line errors, JSON Schema."""

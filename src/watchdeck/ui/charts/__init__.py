@@ -1,0 +1,1 @@
+"""Fast terminal chart rendering (braille line charts, bars) into Textual strips."""

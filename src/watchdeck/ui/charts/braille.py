@@ -1,0 +1,175 @@
+"""A braille line-chart renderer built for many series at low cost.
+
+Each terminal cell holds a 2x4 grid of braille dots, so a ``W`` x ``H`` plot has
+``2W`` x ``4H`` dots. Points are mapped to dot columns once; every dot column keeps the
+vertical span its series covers there (the min and max of the points that fall in it,
+joined to the previous column so steep lines stay connected). That is max-pooling for
+free: a series with more points than columns keeps its peaks, and the cost is linear in
+points plus dot columns. Cells remember which series drew last, which sets their colour.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich.segment import Segment
+from rich.style import Style
+
+# Bit for dot (column, row) inside one braille cell, column 0..1, row 0..3.
+_BITS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
+_CHARS = [" "] + [chr(0x2800 + code) for code in range(1, 256)]
+
+
+@dataclass(frozen=True, slots=True)
+class PlotSeries:
+    timestamps: Sequence[float]
+    values: Sequence[float]
+    style: Style
+
+
+@dataclass(frozen=True, slots=True)
+class PlotLine:
+    """A horizontal reference line (threshold), drawn dashed behind the series."""
+
+    value: float
+    style: Style
+
+
+def _gap_limit(timestamps: Sequence[float]) -> float:
+    """Points further apart than this are not joined (a gap in the data)."""
+    if len(timestamps) < 3:
+        return math.inf
+    # The typical step: robust against one big hole.
+    deltas = sorted(
+        timestamps[i + 1] - timestamps[i] for i in range(0, len(timestamps) - 1,
+                                                         max(1, len(timestamps) // 64))
+    )
+    typical = deltas[len(deltas) // 2]
+    return typical * 2.5 if typical > 0 else math.inf
+
+
+def plot_cells(
+    series: Sequence[PlotSeries],
+    width: int,
+    height: int,
+    t0: float,
+    t1: float,
+    lo: float,
+    hi: float,
+    lines: Sequence[PlotLine] = (),
+) -> tuple[list[int], list[int], list[Style | None]]:
+    """Rasterise ``series`` into ``width`` x ``height`` cells.
+
+    Returns per-cell dot masks, per-cell owner (index into the returned style list, -1 for
+    none) and the style list (series styles, then line styles).
+    """
+    cells = [0] * (width * height)
+    owner = [-1] * (width * height)
+    styles: list[Style | None] = [s.style for s in series] + [line.style for line in lines]
+    if width <= 0 or height <= 0:
+        return cells, owner, styles
+    dots_x = width * 2
+    dots_y = height * 4
+    span_t = (t1 - t0) or 1.0
+    span_v = (hi - lo) or 1.0
+    sx = (dots_x - 1) / span_t
+    sy = (dots_y - 1) / span_v
+    max_y = dots_y - 1
+    bits = _BITS
+
+    for index, item in enumerate(series):
+        stamps = item.timestamps
+        values = item.values
+        gap = _gap_limit(stamps)
+        # Per dot column: (top, bottom) dot rows covered by this series.
+        top = [max_y + 1] * dots_x
+        bottom = [-1] * dots_x
+        prev_x = -1
+        prev_y = 0.0
+        prev_t = -math.inf
+        for t, v in zip(stamps, values):
+            if v != v or v in (math.inf, -math.inf):  # NaN / Inf: a hole
+                prev_x = -1
+                continue
+            x = int((t - t0) * sx + 0.5)
+            if x < 0 or x >= dots_x:
+                prev_x = -1
+                continue
+            y = (hi - v) * sy
+            if y < 0:
+                y = 0.0
+            elif y > max_y:
+                y = float(max_y)
+            yi = int(y + 0.5)
+            if prev_x >= 0 and x > prev_x and t - prev_t <= gap:
+                # Join: each column on the way covers from the previous interpolated y.
+                dy = (y - prev_y) / (x - prev_x)
+                last = prev_y
+                for column in range(prev_x + 1, x):
+                    here = last + dy
+                    a = int((last if last < here else here) + 0.5)
+                    b = int((here if last < here else last) + 0.5)
+                    if a < top[column]:
+                        top[column] = a
+                    if b > bottom[column]:
+                        bottom[column] = b
+                    last = here
+                p = int(last + 0.5)
+                a, b = (p, yi) if p < yi else (yi, p)
+            else:
+                a = b = yi
+            if a < top[x]:
+                top[x] = a
+            if b > bottom[x]:
+                bottom[x] = b
+            prev_x, prev_y, prev_t = x, y, t
+        for column in range(dots_x):
+            b = bottom[column]
+            if b < 0:
+                continue
+            column_bits = bits[column & 1]
+            cell_x = column >> 1
+            for row in range(top[column], b + 1):
+                cell = (row >> 2) * width + cell_x
+                cells[cell] |= column_bits[row & 3]
+                owner[cell] = index
+
+    if lines:
+        base = len(series)
+        for offset, line in enumerate(lines):
+            if not lo <= line.value <= hi:
+                continue
+            row = int((hi - line.value) * sy + 0.5)
+            cell_row = (row >> 2) * width
+            bit = _BITS[0][row & 3]
+            for cell_x in range(0, width, 2):  # dashed: one dot every other cell
+                cell = cell_row + cell_x
+                if owner[cell] == -1 or owner[cell] >= base:
+                    cells[cell] |= bit
+                    owner[cell] = base + offset
+    return cells, owner, styles
+
+
+def cells_to_segments(
+    cells: list[int], owner: list[int], styles: list[Style | None], width: int, height: int
+) -> list[list[Segment]]:
+    """Turn rasterised cells into one list of segments per row, runs merged by style."""
+    rows: list[list[Segment]] = []
+    chars = _CHARS
+    for row in range(height):
+        start = row * width
+        segments: list[Segment] = []
+        run_owner = owner[start]
+        run: list[str] = []
+        for cell in range(start, start + width):
+            who = owner[cell]
+            if who != run_owner:
+                segments.append(Segment("".join(run), styles[run_owner] if run_owner >= 0 else None))
+                run = []
+                run_owner = who
+            run.append(chars[cells[cell]])
+        segments.append(Segment("".join(run), styles[run_owner] if run_owner >= 0 else None))
+        rows.append(segments)
+    return rows

@@ -1,0 +1,223 @@
+"""The dashboard screen: one layout's panels on a reflowing grid, with a status bar."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Container, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from watchdeck.core.config.models import Layout
+from watchdeck.core.errors import SourceError
+from watchdeck.core.grid import Arrangement, arrange, neighbour
+from watchdeck.core.layouts import LayoutEntry
+from watchdeck.core.sources.base import MetricsSource
+from watchdeck.core.templating import (
+    VariableState,
+    default_state,
+    parse_variable_query,
+    substitute,
+)
+from watchdeck.ui.bindings import bindings_for
+from watchdeck.ui.context import DashboardContext
+from watchdeck.ui.panels import make_panel
+from watchdeck.ui.panels.base import Panel
+from watchdeck.ui.widgets.statusbar import StatusBar
+
+if TYPE_CHECKING:
+    from watchdeck.ui.app import WatchdeckApp
+
+
+class DashboardScreen(Screen[None]):
+    """Shows one layout. Window and variable choices come from the app and survive switches."""
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings_for("dashboard")
+
+    app: WatchdeckApp
+
+    def __init__(self, entry: LayoutEntry, context: DashboardContext) -> None:
+        super().__init__(name=f"layout:{entry.name}")
+        self.entry = entry
+        self.context = context
+        self.choices: dict[str, list[str]] = {}
+        self.choice_errors: dict[str, str] = {}
+        self.arrangement: Arrangement | None = None
+
+    @property
+    def spec(self) -> Layout:
+        """The layout file's model (``layout`` is Textual's own attribute)."""
+        return self.entry.layout
+
+    @property
+    def panels(self) -> list[Panel]:
+        return list(self.query(Panel))
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="dashboard-scroll", can_focus=False):
+            with Container(id="dashboard-grid"):
+                for spec in self.spec.panels:
+                    yield make_panel(spec, self.context)
+        yield StatusBar()
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.sync_from_app(force=True)
+        self.set_interval(1.0, self._tick)
+        self.watch(self.query_one("#dashboard-scroll"), "scroll_y", self._scrolled, init=False)
+        panels = self.panels
+        if panels:
+            panels[0].focus()
+        self.load_choices()
+
+    def on_resize(self) -> None:
+        self.reflow()
+
+    def on_screen_resume(self) -> None:
+        self.sync_from_app()
+        self.call_after_refresh(self.context.hub.wake)
+        self.refresh_status()
+
+    # ------------------------------------------------------------------ layout
+
+    def reflow(self) -> None:
+        """Fit the grid to the terminal: fewer columns when narrow, scrolling when short."""
+        width, height = self.size
+        if width <= 0:
+            return
+        usable_height = max(height - 2, 1)  # status bar and footer
+        panels = self.panels
+        arrangement = arrange(
+            [(spec.width, spec.height) for spec in self.spec.panels],
+            self.spec.columns, width, usable_height,
+        )
+        if arrangement == self.arrangement:
+            return
+        self.arrangement = arrangement
+        grid = self.query_one("#dashboard-grid")
+        grid.styles.grid_size_columns = arrangement.columns
+        grid.styles.grid_rows = " ".join(str(h) for h in arrangement.band_heights)
+        for panel, cell in zip(panels, arrangement.cells):
+            panel.styles.column_span = cell.span
+
+    def _scrolled(self, _: float) -> None:
+        self.call_after_refresh(self.context.hub.wake)
+
+    # ------------------------------------------------------------------ state from the app
+
+    def sync_from_app(self, force: bool = False) -> None:
+        """Take the app's window and variable choices; re-plan panels if they changed."""
+        app = self.app
+        states = {
+            variable.name: app.variable_states.get(variable.name)
+            or default_state(variable, self.choices.get(variable.name))
+            for variable in self.spec.variables
+        }
+        changed = force or app.window != self.context.window or states != self.context.states
+        self.context.window = app.window
+        self.context.states = states
+        if changed:
+            for panel in self.panels:
+                panel.update_title()
+                panel.update_requests()
+        self.refresh_status()
+
+    def variables_text(self) -> str:
+        return "  ".join(
+            f"{variable.name}={self.context.states.get(variable.name, VariableState()).describe()}"
+            for variable in self.spec.variables
+        )
+
+    def refresh_status(self) -> None:
+        app = self.app
+        health = [app.hub.health[name] for name in sorted(app.hub.health)]
+        self.query_one(StatusBar).show(
+            live=self.context.window.live,
+            layout=self.entry.title,
+            window=self.context.window.describe(),
+            variables=self.variables_text(),
+            health=health,
+            problem=app.layout_problem,
+        )
+
+    def _tick(self) -> None:
+        if not self.is_active:
+            return
+        for panel in self.panels:
+            panel.tick()
+        self.refresh_status()
+
+    # ------------------------------------------------------------------ variables
+
+    @work(exclusive=True, group="variable-choices", exit_on_error=False)
+    async def load_choices(self) -> None:
+        """Fetch each query variable's choices (``label_values``) from its source."""
+        ctx = self.context
+        start, end = ctx.window.bounds(ctx.clock())
+        for variable in self.spec.variables:
+            if variable.values is not None:
+                self.choices[variable.name] = list(variable.values)
+                continue
+            assert variable.query is not None
+            source_name = ctx.resolve_source(variable.source)
+            source = ctx.sources.get(source_name or "")
+            if not isinstance(source, MetricsSource):
+                self.choice_errors[variable.name] = f"no metrics source for '{variable.source}'"
+                continue
+            query = parse_variable_query(
+                substitute(variable.query, ctx.variables, ctx.states)
+            )
+            try:
+                values = await source.label_values(
+                    query.label, [query.selector] if query.selector else None, start, end
+                )
+            except SourceError as error:
+                self.choice_errors[variable.name] = str(error)
+                continue
+            self.choice_errors.pop(variable.name, None)
+            self.choices[variable.name] = sorted(values)
+
+    def set_variable(self, name: str, state: VariableState) -> None:
+        self.app.variable_states[name] = state
+        self.sync_from_app()
+        dependants = [
+            v for v in self.spec.variables if v.query and f"${name}" in v.query
+        ]
+        if dependants:
+            self.load_choices()
+
+    # ------------------------------------------------------------------ actions
+
+    def _focused_index(self) -> int | None:
+        focused = self.focused
+        panels = self.panels
+        while focused is not None and not isinstance(focused, Panel):
+            focused = focused.parent  # type: ignore[assignment]
+        return panels.index(focused) if focused in panels else None
+
+    def action_focus_direction(self, direction: str) -> None:
+        panels = self.panels
+        if not panels:
+            return
+        index = self._focused_index()
+        if index is None or self.arrangement is None:
+            panels[0].focus()
+            return
+        target = neighbour(self.arrangement, index, direction)
+        if target is not None:
+            panels[target].focus()
+
+    def action_zoom_panel(self) -> None:
+        index = self._focused_index()
+        if index is None:
+            return
+        self.maximize(self.panels[index], container=False)
+        self.call_after_refresh(self.context.hub.wake)
+
+    def action_unzoom_panel(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            self.call_after_refresh(self.context.hub.wake)

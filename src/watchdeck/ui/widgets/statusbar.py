@@ -1,0 +1,80 @@
+"""The status bar: layout, window, live or paused, variables and per-source health."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.widgets import Static
+
+from watchdeck.core.model import SourceHealth
+from watchdeck.core.safe import sanitize
+
+
+def _age(seconds: float) -> str:
+    if seconds < 60:
+        return f"{int(seconds)}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    return f"{int(seconds // 3600)}h"
+
+
+class StatusBar(Static):
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $panel; color: $foreground; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__("", markup=False)
+        self._last: Text | None = None
+
+    def show(
+        self,
+        *,
+        live: bool,
+        layout: str,
+        window: str,
+        variables: str,
+        health: list[SourceHealth],
+        problem: str | None = None,
+    ) -> None:
+        variables_theme = self.app.theme_variables
+        ok = variables_theme.get("success", "green")
+        bad = variables_theme.get("error", "red")
+        warn = variables_theme.get("warning", "yellow")
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if live:
+            text.append(" ● LIVE ", style=f"bold {ok} reverse")
+        else:
+            text.append(" ‖ PAUSED ", style=f"bold {warn} reverse")
+        text.append(f" {sanitize(layout)} ", style="bold")
+        text.append(f"· {window} ")
+        if variables:
+            text.append(f"· {sanitize(variables, 80)} ", style="dim")
+        now = time.time()
+        right = Text(no_wrap=True)
+        for item in health:
+            right.append(" │ ", style="dim")
+            if item.failing:
+                since = _age(now - item.last_error_at) if item.last_error_at else ""
+                right.append(f"✖ {sanitize(item.name)}", style=f"bold {bad}")
+                right.append(f" {sanitize(item.last_error or '', 48)} {since}", style=bad)
+            elif item.last_success is None:
+                right.append(f"◌ {sanitize(item.name)}", style="dim")
+            else:
+                right.append(f"● {sanitize(item.name)}", style=ok)
+                if item.round_trip is not None:
+                    right.append(f" {item.round_trip * 1000:.0f}ms", style="dim")
+        if problem:
+            right.append(" │ ", style="dim")
+            right.append(f"⚠ {sanitize(problem, 60)}", style=f"bold {warn}")
+        width = self.size.width or 120
+        room = width - text.cell_len
+        if right.cell_len > room > 0:
+            right.truncate(room, overflow="ellipsis")
+        if room > 0:
+            text.append(" " * max(room - right.cell_len, 0))
+            text.append_text(right)
+        if self._last is None or text.plain != self._last.plain or text.spans != self._last.spans:
+            self._last = text
+            self.update(text)

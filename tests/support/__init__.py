@@ -1,0 +1,1 @@
+"""Real servers and exporters the tests run against (loopback only)."""
