@@ -31,6 +31,7 @@ class PrometheusServer:
                  ) -> None:
         self.binary = require_binary("prometheus")
         self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.data = workdir / "data"
         self.config = workdir / "prometheus.yml"

@@ -19,6 +19,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from watchdeck.core.config.models import PANEL_TYPES, SOURCE_TYPES
+
 M = TypeVar("M", bound=BaseModel)
 Loc = Sequence[str | int]
 
@@ -182,6 +184,8 @@ def _message(error: dict[str, Any], key_path: list[str | int], vocabulary: set[s
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         what = "source type" if key_path and key_path[0] == "sources" else "panel type"
         expected = str(ctx.get("expected_tags", "")).replace("'", "")
+        if not expected:  # pydantic names no tags when the key is missing
+            expected = ", ".join(SOURCE_TYPES if what == "source type" else PANEL_TYPES)
         if kind == "union_tag_not_found":
             return f"missing 'type' (the {what}: one of {expected})"
         return f"unknown {what} '{ctx.get('tag')}' (expected one of: {expected})"

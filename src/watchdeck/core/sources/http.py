@@ -9,7 +9,9 @@ never appear in an error message.
 from __future__ import annotations
 
 import base64
+import errno
 import os
+import socket
 import re
 import ssl
 import time
@@ -140,15 +142,34 @@ def body_excerpt(body: bytes, limit: int = 160) -> str:
     return repr(sanitize(" ".join(text.split()), limit))[1:-1]
 
 
-def _describe_connect_error(error: Exception) -> str:
+def _causes(error: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    for item in list(chain):  # anyio groups the attempts of a happy-eyeballs connect
+        chain += list(getattr(item, "exceptions", ()))
+    return chain
+
+
+def _describe_connect_error(error: BaseException) -> str:
+    """The useful part of a failed connection, in words (not the library's wrapper)."""
+    for cause in _causes(error):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return "TLS certificate not trusted (set tls.ca_file, or tls.insecure_skip_verify)"
+        if isinstance(cause, socket.gaierror):
+            return "unknown host"
+        if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
+            return "connection refused"
+        if isinstance(cause, ConnectionResetError):
+            return "connection reset by peer"
     text = str(error) or type(error).__name__
     lowered = text.lower()
     if "connection refused" in lowered:
         return "connection refused"
-    if "name or service not known" in lowered or "nodename nor servname" in lowered:
-        return "unknown host"
     if "certificate verify failed" in lowered:
-        return "TLS certificate not trusted (set tls.ca_file)"
+        return "TLS certificate not trusted (set tls.ca_file, or tls.insecure_skip_verify)"
     return sanitize(text, 200)
 
 

@@ -1,0 +1,52 @@
+"""Shared fixtures: the developer's own config hidden, UTC, real servers on loopback."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ["TZ"] = "UTC"
+time.tzset()
+
+from tests.support.exporter import Exporter  # noqa: E402
+from tests.support.prometheus import PrometheusServer  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+                     ) -> None:
+    """Never read the developer's ~/.config/watchdeck."""
+    monkeypatch.setenv("WATCHDECK_CONFIG_DIR", str(tmp_path_factory.mktemp("config-home")))
+
+
+@pytest.fixture(scope="session")
+def exporter() -> Iterator[Exporter]:
+    served = Exporter()
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="session")
+def prometheus(exporter: Exporter, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[PrometheusServer]:
+    """One Prometheus for the session, scraping the exporter every second."""
+    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"), [exporter.target])
+    server.start()
+    # rate() needs a few scrapes before the known values settle.
+    server.wait_for('count_over_time(wd_requests_total{code="200"}[1m]) >= 20', timeout=90)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_prometheus(exporter: Exporter, tmp_path: Path) -> Iterator[PrometheusServer]:
+    """A Prometheus this test may stop and restart."""
+    server = PrometheusServer(tmp_path / "prometheus", [exporter.target])
+    server.start()
+    server.wait_for('count_over_time(wd_requests_total{code="200"}[1m]) >= 3', timeout=60)
+    yield server
+    server.stop()

@@ -1,0 +1,54 @@
+"""Building the app for tests and waiting on it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from watchdeck.core.config.files import load_config
+from watchdeck.core.layouts import LayoutCatalog
+from watchdeck.core.paths import shipped_layouts_dir
+from watchdeck.ui.app import WatchdeckApp
+
+
+def write_config(directory: Path, prometheus_url: str, extra: str = "",
+                 scrape_interval: str = "1s") -> Path:
+    path = directory / "config.yaml"
+    path.write_text(
+        f"""sources:
+  prom:
+    type: prometheus
+    url: {prometheus_url}
+    scrape_interval: {scrape_interval}
+    timeout: 3s
+{extra}""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def make_app(config_path: Path, layouts: Path | None = None, *, shipped: bool = False,
+             **kwargs: object) -> WatchdeckApp:
+    loaded = load_config(config_path)
+    directories = ([shipped_layouts_dir()] if shipped else []) + ([layouts] if layouts else [])
+    catalog = LayoutCatalog(directories, loaded.known_source_names())
+    catalog.load()
+    return WatchdeckApp(loaded, catalog, **kwargs)  # type: ignore[arg-type]
+
+
+async def wait_until(pilot: Pilot[object], predicate: Callable[[], bool],
+                     timeout: float = 15.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+async def settle() -> None:
+    await asyncio.sleep(0)
