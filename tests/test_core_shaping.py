@@ -140,7 +140,8 @@ def test_when_nothing_varies_all_labels_but_the_name_are_shown() -> None:
 
 
 def test_varying_name_comes_first() -> None:
-    items = [Series({"__name__": "a", "z": "1"}, (), ()), Series({"__name__": "b", "z": "2"}, (), ())]
+    items = [Series({"__name__": "a", "z": "1"}, (), ()),
+             Series({"__name__": "b", "z": "2"}, (), ())]
     assert varying_labels(items) == ["__name__", "z"]
 
 

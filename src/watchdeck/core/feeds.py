@@ -67,7 +67,8 @@ def backoff_delay(failures: int, base: float, cap: float = MAX_BACKOFF,
     """Exponential backoff with +-20 % jitter: base, 2x, 4x ... capped at ``cap``."""
     if failures <= 0:
         return base
-    delay = min(cap, base * 2 ** (failures - 1))
+    # the exponent is bounded: a feed failing for a day must not overflow a float
+    delay = min(cap, base * 2 ** min(failures - 1, 64))
     jitter = (rand or random).uniform(0.8, 1.2)
     return min(cap * 1.2, delay * jitter)
 

@@ -70,6 +70,7 @@ class SourceHealth:
     last_success: float | None = None
     last_error: str | None = None
     last_error_at: float | None = None
+    error_kind: str | None = None
     round_trip: float | None = None
     failing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)

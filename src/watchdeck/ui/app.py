@@ -99,11 +99,6 @@ class WatchdeckApp(App[int]):
             wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
         self.theme = wanted
 
-    def watch_theme(self, theme: str) -> None:
-        for screen in self._dashboards.values():
-            for panel in screen.panels:
-                panel.on_theme_changed()
-
     # ------------------------------------------------------------------ lifecycle
 
     def on_mount(self) -> None:

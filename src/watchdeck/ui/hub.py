@@ -174,8 +174,7 @@ class Hub:
         key = feed.key
         previous = feed.snapshot or FeedSnapshot(key)
         source = self.sources.get(key.source)
-        now = self.clock()
-        started = time.perf_counter()
+        now = started = self.clock()
         try:
             if source is None:
                 raise SourceError(f"no source named '{key.source}' is configured")
@@ -187,7 +186,7 @@ class Hub:
         except SourceError as error:
             delay = backoff_delay(previous.failures + 1, feed.refresh)
             snapshot = previous.failed(error, self.clock(), delay)
-            self._record(key.source, error=str(error))
+            self._record(key.source, error=str(error), kind=error.kind)
         except Exception as error:  # a bug must not kill the feed or the app
             log.exception("feed %s failed unexpectedly", key)
             delay = backoff_delay(previous.failures + 1, feed.refresh)
@@ -195,11 +194,11 @@ class Hub:
                 SourceError(f"internal error: {type(error).__name__}: {error}"),
                 self.clock(), delay,
             )
-            self._record(key.source, error=snapshot.error)
+            self._record(key.source, error=snapshot.error, kind="internal error")
         else:
             delay = feed.refresh
             snapshot = previous.succeeded(result, now, window)
-            self._record(key.source, round_trip=time.perf_counter() - started)
+            self._record(key.source, round_trip=self.clock() - started)
         feed.snapshot = snapshot
         if self._changed(previous, snapshot):
             message_snapshot = snapshot
@@ -216,22 +215,25 @@ class Hub:
             return after.failures != before.failures
         return after.result != before.result
 
-    def _record(self, name: str, *, error: str | None = None,
+    def _record(self, name: str, *, error: str | None = None, kind: str | None = None,
                 round_trip: float | None = None) -> None:
         old = self.health.get(name, SourceHealth(name))
         now = self.clock()
         if error is None:
             new = SourceHealth(name, last_success=now, last_error=old.last_error,
-                               last_error_at=old.last_error_at, round_trip=round_trip,
-                               failing=False)
+                               last_error_at=old.last_error_at, error_kind=old.error_kind,
+                               round_trip=round_trip, failing=False)
         else:
             new = SourceHealth(name, last_success=old.last_success, last_error=error,
-                               last_error_at=now, round_trip=old.round_trip, failing=True)
+                               last_error_at=now, error_kind=kind, round_trip=old.round_trip,
+                               failing=True)
         self.health[name] = new
-        if new.failing != old.failing or new.last_error != old.last_error or (
-            old.round_trip is None or round_trip is None
-            or abs((round_trip or 0) - (old.round_trip or 0)) > 0.05
-        ):
+        # The status bar shows milliseconds: tell it only about visible changes.
+        changed_rtt = (new.round_trip is None) != (old.round_trip is None) or (
+            new.round_trip is not None and old.round_trip is not None
+            and abs(new.round_trip - old.round_trip) >= 0.001
+        )
+        if new.failing != old.failing or new.last_error != old.last_error or changed_rtt:
             self.app.post_message(HealthChanged(new))
 
     async def aclose(self) -> None:

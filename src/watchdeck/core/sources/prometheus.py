@@ -186,12 +186,14 @@ class PrometheusSource:
 
     @staticmethod
     def _range_params(match: list[str] | None, start: float | None, end: float | None
-                      ) -> list[tuple[str, str]]:
-        params = [("match[]", m) for m in match or ()]
+                      ) -> dict[str, str | list[str]]:
+        params: dict[str, str | list[str]] = {}
+        if match:
+            params["match[]"] = list(match)
         if start is not None:
-            params.append(("start", f"{start:.3f}"))
+            params["start"] = f"{start:.3f}"
         if end is not None:
-            params.append(("end", f"{end:.3f}"))
+            params["end"] = f"{end:.3f}"
         return params
 
     async def label_names(

@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
+from textual.errors import NoWidget
 from textual.widgets import Static
 
 from watchdeck.core.config.models import PanelBase
@@ -89,6 +90,7 @@ class Panel(Vertical, can_focus=True):
         return iter(())
 
     def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self.on_theme_changed)
         self.update_title()
         self.update_state()
 
@@ -155,7 +157,13 @@ class Panel(Vertical, can_focus=True):
 
     def wants_data(self) -> bool:
         """Polled by the hub: only panels the user can see are kept fresh."""
-        return self.is_mounted and self.screen.is_active and self.is_on_screen
+        if not self.is_mounted or not self.screen.is_active:
+            return False
+        try:
+            geometry = self.screen.find_widget(self)
+        except NoWidget:  # not laid out, or hidden behind a zoomed panel
+            return False
+        return bool(geometry.visible_region)
 
     def on_feed_updated(self, message: FeedUpdated) -> None:
         message.stop()
@@ -197,7 +205,8 @@ class Panel(Vertical, can_focus=True):
     def draw(self, results: list[QueryResult | None]) -> None:
         """Render ``results``; called only when they or the size changed."""
 
-    def on_theme_changed(self) -> None:
+    def on_theme_changed(self, _: object = None) -> None:
+        """Series and threshold colours come from the theme: draw again."""
         self._drawn = None
         self.redraw()
 

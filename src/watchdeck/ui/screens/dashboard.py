@@ -65,6 +65,7 @@ class DashboardScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.reflow()  # before the first layout, so no panel is ever drawn squeezed
         self.sync_from_app(force=True)
         self.set_interval(1.0, self._tick)
         self.watch(self.query_one("#dashboard-scroll"), "scroll_y", self._scrolled, init=False)
@@ -140,6 +141,7 @@ class DashboardScreen(Screen[None]):
             window=self.context.window.describe(),
             variables=self.variables_text(),
             health=health,
+            now=self.context.clock(),
             problem=app.layout_problem,
         )
 
@@ -209,6 +211,20 @@ class DashboardScreen(Screen[None]):
         target = neighbour(self.arrangement, index, direction)
         if target is not None:
             panels[target].focus()
+
+    def action_focus_next(self) -> None:
+        self._focus_step(1)
+
+    def action_focus_previous(self) -> None:
+        self._focus_step(-1)
+
+    def _focus_step(self, step: int) -> None:
+        panels = self.panels
+        if not panels:
+            return
+        index = self._focused_index()
+        target = 0 if index is None else (index + step) % len(panels)
+        panels[target].focus()
 
     def action_zoom_panel(self) -> None:
         index = self._focused_index()

@@ -44,10 +44,10 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: auto; max-width: 90%; height: auto; max-height: 90%;
+        width: 76; max-width: 95%; height: auto; max-height: 90%;
         border: round $accent; background: $surface; padding: 0 2;
     }
-    HelpScreen Static { width: auto; }
+    HelpScreen Static { width: 100%; height: auto; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "dismiss", "Close", id="help-close"),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from rich.text import Text
 from textual.widgets import Static
 
@@ -36,6 +34,7 @@ class StatusBar(Static):
         window: str,
         variables: str,
         health: list[SourceHealth],
+        now: float,
         problem: str | None = None,
     ) -> None:
         variables_theme = self.app.theme_variables
@@ -51,14 +50,13 @@ class StatusBar(Static):
         text.append(f"· {window} ")
         if variables:
             text.append(f"· {sanitize(variables, 80)} ", style="dim")
-        now = time.time()
         right = Text(no_wrap=True)
         for item in health:
             right.append(" │ ", style="dim")
             if item.failing:
                 since = _age(now - item.last_error_at) if item.last_error_at else ""
                 right.append(f"✖ {sanitize(item.name)}", style=f"bold {bad}")
-                right.append(f" {sanitize(item.last_error or '', 48)} {since}", style=bad)
+                right.append(f" {item.error_kind or 'error'} {since}", style=bad)
             elif item.last_success is None:
                 right.append(f"◌ {sanitize(item.name)}", style="dim")
             else:
