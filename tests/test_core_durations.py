@@ -107,3 +107,9 @@ def test_format_then_parse_round_trips(seconds: float) -> None:
 @pytest.mark.parametrize("text", ["5m", "1h30m", "250ms", "2d", "1w", "45s", "1h1m1s"])
 def test_parse_then_format_round_trips(text: str) -> None:
     assert format_duration(parse_duration(text)) == text
+
+
+@pytest.mark.parametrize("text", ["1m1h", "5m5m", "30s1m"])
+def test_units_must_decrease_as_prometheus_requires(text: str) -> None:
+    with pytest.raises(DurationError):
+        parse_duration(text)

@@ -662,3 +662,46 @@ def test_hotkeys_conflicting_declarations_and_more_than_nine(tmp_path: Path) -> 
     assert set(keys) == set("123456789")
     assert len(set(keys.values())) == 9  # no layout gets two digits
     assert "l07" in keys.values()  # the loser still gets a free digit
+
+
+def test_unknown_bracket_variable_is_reported(tmp_path: Path) -> None:
+    path = write(tmp_path, "brackets.yaml", """\
+        panels:
+          - id: a
+            type: stat
+            queries:
+              - expr: up{job="[[nope]]"}
+        """)
+    issue = only_issue(path)
+    assert issue.line == 5
+    assert "unknown variable '$nope'" in issue.message
+
+
+def _layout(name: str, title: str) -> str:
+    return f"name: {name}\ntitle: {title}\npanels:\n  - {{type: stat, queries: [{{expr: up}}]}}\n"
+
+
+def test_a_later_directory_overrides_and_the_shipped_layout_returns(tmp_path: Path) -> None:
+    shipped, user = tmp_path / "shipped", tmp_path / "user"
+    shipped.mkdir()
+    user.mkdir()
+    (shipped / "node.yaml").write_text(_layout("node", "Shipped"))
+    mine = user / "my-node.yaml"
+    mine.write_text(_layout("node", "Mine"))
+    catalog = LayoutCatalog([shipped, user])
+    catalog.load()
+    assert catalog.entries["node"].title == "Mine"
+    mine.unlink()
+    changes = catalog.poll()
+    assert catalog.entries["node"].title == "Shipped"
+    assert changes.changed == ["node"] and changes.removed == []
+
+
+def test_two_files_of_one_directory_with_the_same_name(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(_layout("same", "A"))
+    (tmp_path / "b.yaml").write_text(_layout("same", "B"))
+    catalog = LayoutCatalog([tmp_path])
+    catalog.load()
+    assert catalog.entries["same"].title == "A"
+    (error,) = catalog.errors.values()
+    assert "already used by" in str(error) and "b.yaml" in str(error)

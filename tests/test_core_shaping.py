@@ -197,3 +197,15 @@ def test_build_table_uses_the_last_value_of_a_range_result() -> None:
     result = matrix(series([1, 2, 3], pod="a"))
     table, _ = build_table([result], [None], ["pod"], limit=5)
     assert table.rows == ((("a",), (3.0,)),)
+
+
+def test_build_table_keeps_series_that_look_alike_in_the_chosen_columns() -> None:
+    from watchdeck.core.model import QueryResult, Series
+
+    pods = QueryResult("vector", (
+        Series({"model": "llama", "pod": "a"}, (1.0,), (1.0,)),
+        Series({"model": "llama", "pod": "b"}, (1.0,), (2.0,)),
+    ))
+    table, dropped = build_table([pods], [None], ["model"], 10)
+    assert dropped == 0
+    assert sorted(values for _, values in table.rows) == [(1.0,), (2.0,)]

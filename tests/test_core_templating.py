@@ -296,3 +296,11 @@ def test_variable_state_describe() -> None:
     assert VariableState(is_all=True).describe() == "all"
     assert VariableState(("a", "b")).describe() == "a, b"
     assert VariableState().describe() == "none"
+
+
+def test_default_state_takes_the_first_listed_static_value() -> None:
+    from watchdeck.core.config.models import Variable
+    from watchdeck.core.templating import default_state
+
+    variable = Variable(name="env", values=["prod", "dev", "staging"], include_all=False)
+    assert default_state(variable).values == ("prod",)

@@ -176,7 +176,12 @@ def test_shift_forward_from_the_past() -> None:
 def test_shift_never_goes_past_now() -> None:
     window = TimeWindow(range=3600, end=NOW - 600)
     assert window.shifted(0.5, now=NOW).end == NOW
-    assert TimeWindow(range=3600).shifted(1.0, now=NOW).end == NOW
+
+
+def test_shifting_a_live_window_forward_keeps_it_live() -> None:
+    live = TimeWindow(range=3600)
+    assert live.shifted(0.5, now=NOW) == live
+    assert live.shifted(-0.5, now=NOW).end == NOW - 1800
 
 
 def test_zoom_live_window_changes_range_only() -> None:

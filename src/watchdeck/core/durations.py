@@ -40,10 +40,13 @@ def parse_duration(value: str | int | float) -> float:
         except ValueError:
             pos = 0
             seconds = 0.0
+            last_unit = float("inf")
             for match in _PART.finditer(text):
-                if match.start() != pos:
-                    break
-                seconds += float(match.group(1)) * _UNITS[match.group(2)]
+                unit = _UNITS[match.group(2)]
+                if match.start() != pos or unit >= last_unit:
+                    break  # a gap, or units not in decreasing order (1m1h, 5m5m)
+                seconds += float(match.group(1)) * unit
+                last_unit = unit
                 pos = match.end()
             if pos != len(text) or pos == 0:
                 raise DurationError(

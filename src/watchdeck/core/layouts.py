@@ -128,7 +128,9 @@ class CatalogChanges:
 
 
 class LayoutCatalog:
-    """All layouts by name. Later directories override earlier ones of the same name."""
+    """All layouts by name. A later directory overrides an earlier one's layout of the
+    same name (a user's copy of a shipped layout wins; delete it and the shipped one
+    returns). Two files of one directory with the same name: the second is an error."""
 
     def __init__(
         self,
@@ -141,6 +143,7 @@ class LayoutCatalog:
         self.known_sources = known_sources
         self.entries: dict[str, LayoutEntry] = {}
         self.errors: dict[Path, FileError] = {}
+        self._by_path: dict[Path, LayoutEntry] = {}
         self._stamps: dict[Path, tuple[int, int]] = {}
 
     def _files(self) -> list[Path]:
@@ -149,7 +152,7 @@ class LayoutCatalog:
             if directory.is_dir():
                 files += sorted(
                     p for p in directory.iterdir()
-                    if p.suffix in (".yaml", ".yml") and p.is_file()
+                    if p.suffix in (".yaml", ".yml") and p.is_file() and p not in files
                 )
         return files
 
@@ -157,53 +160,68 @@ class LayoutCatalog:
         return self.builtin_directory is not None and path.parent == self.builtin_directory
 
     def load(self) -> None:
-        self.entries.clear()
         self.errors.clear()
+        self._by_path.clear()
         self._stamps.clear()
         for path in self._files():
-            self._load_one(path)
+            self._read(path)
+        self._rebuild()
 
-    def _load_one(self, path: Path) -> str | None:
+    def _read(self, path: Path) -> None:
         try:
             self._stamps[path] = _stamp(path)
             entry = load_layout(path, self.known_sources, self._is_builtin(path))
         except FileError as error:
-            self.errors[path] = error
-            return None
+            self.errors[path] = error  # the last good version, if any, stays in _by_path
+            return
         except OSError as error:
             self.errors[path] = FileError([FileIssue(display_path(path), str(error))])
-            return None
+            return
         self.errors.pop(path, None)
-        for name, old in list(self.entries.items()):
-            if old.path == path and name != entry.name:
-                del self.entries[name]  # the file was renamed inside (name: changed)
-        self.entries[entry.name] = entry
-        return entry.name
+        self._by_path[path] = entry
+
+    def _rebuild(self) -> None:
+        """Merge the per-file entries: directory order decides who wins a name."""
+        entries: dict[str, LayoutEntry] = {}
+        for path in self._files():
+            entry = self._by_path.get(path)
+            if entry is None:
+                continue
+            other = entries.get(entry.name)
+            if other is not None and other.path.parent == path.parent:
+                self.errors[path] = FileError([FileIssue(
+                    entry.shown, f"layout name '{entry.name}' is already used by {other.shown}",
+                    line=1)])
+                continue
+            entries[entry.name] = entry
+        self.entries = entries
 
     def poll(self) -> CatalogChanges:
         """Re-read files whose size or mtime changed; report what happened."""
         changes = CatalogChanges()
+        before = dict(self.entries)
         current = self._files()
+        reread: list[Path] = []
         for path in current:
             try:
                 stamp = _stamp(path)
             except OSError:
                 continue
-            if self._stamps.get(path) == stamp:
-                continue
-            name = self._load_one(path)
-            if name is not None:
-                changes.changed.append(name)
-            else:
-                changes.failed.append(self.errors[path])
-        gone = set(self._stamps) - set(current)
-        for path in gone:
+            if self._stamps.get(path) != stamp:
+                self._read(path)
+                reread.append(path)
+        for path in set(self._stamps) - set(current):
             del self._stamps[path]
             self.errors.pop(path, None)
-            for name, entry in list(self.entries.items()):
-                if entry.path == path:
-                    del self.entries[name]
-                    changes.removed.append(name)
+            self._by_path.pop(path, None)
+        self._rebuild()
+        for path in reread:
+            if path in self.errors:
+                changes.failed.append(self.errors[path])
+        for name, entry in self.entries.items():
+            if before.get(name) is not entry:
+                changes.changed.append(name)
+        changes.removed = [name for name in before if name not in self.entries]
         return changes
 
     def ordered(self) -> list[LayoutEntry]:

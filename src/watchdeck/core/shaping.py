@@ -99,15 +99,21 @@ def build_table(
     for index in range(len(results)):
         legend = legends[index] if index < len(legends) else None
         value_columns.append(legend or ("value" if len(results) == 1 else f"value #{index + 1}"))
-    rows: dict[tuple[str, ...], list[float | None]] = {}
+    # Rows are joined across queries on the label columns. Series of one query that look
+    # the same in those columns (several pods of one model) stay separate rows: the n-th
+    # such series of each query shares the n-th row.
+    rows: dict[tuple[tuple[str, ...], int], list[float | None]] = {}
     for index, result in enumerate(results):
         if result is None:
             continue
+        seen: dict[tuple[str, ...], int] = {}
         for series in result.series:
-            key = tuple(series.labels.get(column, "") for column in label_columns)
-            row = rows.setdefault(key, [None] * len(results))
+            labels = tuple(series.labels.get(column, "") for column in label_columns)
+            occurrence = seen.get(labels, 0)
+            seen[labels] = occurrence + 1
+            row = rows.setdefault((labels, occurrence), [None] * len(results))
             row[index] = series.values[-1] if series.values else None
-    items = list(rows.items())
+    items = [(labels, values) for (labels, _), values in rows.items()]
     dropped = 0
     if len(items) > limit:
         def peak(item: tuple[tuple[str, ...], list[float | None]]) -> float:

@@ -134,5 +134,5 @@ def default_state(variable: Variable, choices: list[str] | None = None) -> Varia
         return VariableState((default,))
     options = choices if choices is not None else variable.values
     if options:
-        return VariableState((sorted(options)[0],))
+        return VariableState((options[0],))
     return VariableState(is_all=True)

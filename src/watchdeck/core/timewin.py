@@ -79,7 +79,12 @@ class TimeWindow:
         return replace(self, end=None)
 
     def shifted(self, fraction: float, now: float | None = None) -> TimeWindow:
-        """Move by ``fraction`` of the range (negative = back in time); never past now."""
+        """Move by ``fraction`` of the range (negative = back in time); never past now.
+
+        A live window already ends now: moving it forward changes nothing.
+        """
+        if self.end is None and fraction > 0:
+            return self
         now = time.time() if now is None else now
         end = (self.end if self.end is not None else now) + fraction * self.range
         return replace(self, end=min(end, now))

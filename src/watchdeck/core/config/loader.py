@@ -235,9 +235,12 @@ def issue_at(data: Any, loc: Loc, path: str, message: str) -> FileIssue:
     return FileIssue(path, message, line, column, format_key(key_path) or None)
 
 
-_VARIABLE_REF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::[a-z]+)?\}|([A-Za-z_][A-Za-z0-9_]*))")
+_VARIABLE_REF = re.compile(
+    r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::[a-z]+)?\}|([A-Za-z_][A-Za-z0-9_]*))"
+    r"|\[\[([A-Za-z_][A-Za-z0-9_]*)\]\]"
+)
 
 
 def variable_references(text: str) -> set[str]:
-    """Names of ``$var`` / ``${var}`` references in ``text`` (``$1`` is not one)."""
-    return {a or b for a, b in _VARIABLE_REF.findall(text)}
+    """Names of ``$var``, ``${var}`` and ``[[var]]`` references in ``text`` (not ``$1``)."""
+    return {a or b or c for a, b, c in _VARIABLE_REF.findall(text)}
