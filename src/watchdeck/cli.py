@@ -7,6 +7,7 @@ Kept light: Textual is imported only when a console is actually started, so
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -97,6 +98,18 @@ def _parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def _forget_stale_terminal_size() -> None:
+    """Drop exported ``COLUMNS``/``LINES`` when we have a real terminal.
+
+    Textual sizes itself with ``shutil.get_terminal_size()``, which prefers these
+    variables to the terminal: a shell profile or a parent tool that exports them makes
+    the console draw at the wrong size and ignore resizes.
+    """
+    if sys.stdout.isatty() or sys.stderr.isatty():
+        os.environ.pop("COLUMNS", None)
+        os.environ.pop("LINES", None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from watchdeck.core.config.files import FlagError
@@ -140,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from watchdeck.ui.app import WatchdeckApp
 
+    _forget_stale_terminal_size()
     app = WatchdeckApp(loaded, catalog, layout=args.layout, theme=args.theme)
     app.run()
     return app.return_code or 0

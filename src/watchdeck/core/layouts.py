@@ -232,9 +232,10 @@ class LayoutCatalog:
         )
 
     def hotkeys(self) -> dict[str, str]:
-        """Digit -> layout name: declared keys first, free digits to the rest in order."""
+        """Digit -> layout name: declared keys first (the user's layouts before shipped
+        ones when two claim a key), then free digits to the rest in order."""
         keys: dict[str, str] = {}
-        for entry in self.ordered():
+        for entry in sorted(self.ordered(), key=lambda e: e.builtin):
             if entry.layout.key and entry.layout.key not in keys:
                 keys[entry.layout.key] = entry.name
         free = [d for d in "123456789" if d not in keys]

@@ -73,10 +73,13 @@ def substitute(
     variables: Mapping[str, Variable],
     states: Mapping[str, VariableState],
     builtins: Mapping[str, str] | None = None,
+    *,
+    for_display: bool = False,
 ) -> str:
     """Expand ``$var``, ``${var}``, ``${var:fmt}``, ``[[var]]`` and the builtins in ``text``.
 
     Unknown names are left as they are (``$1`` in ``label_replace`` is not a variable).
+    ``for_display`` expands for people (titles): "all", or the values joined by commas.
     """
     builtins = builtins or {}
 
@@ -89,6 +92,8 @@ def substitute(
         if variable is None:
             return match.group(0)
         state = states.get(name, VariableState(is_all=True))
+        if for_display:
+            return state.describe()
         return format_variable(variable, state, fmt)
 
     return _REF.sub(replace, text)

@@ -73,6 +73,7 @@ class WatchdeckApp(App[int]):
         self.layout_problem: str | None = None
         self.startup_messages: list[tuple[str, str]] = []
         self._dashboards: dict[str, DashboardScreen] = {}
+        self._generation = 0
         self._initial_layout = layout
         self._snapshot_started = 0.0
         self._setup_themes(theme, theme_dirs)
@@ -107,16 +108,14 @@ class WatchdeckApp(App[int]):
         for error in self.catalog.errors.values():
             self.notify(f"layout not loaded:\n{error}", severity="error", markup=False,
                         timeout=15)
-        if self.catalog.errors:
-            first = next(iter(self.catalog.errors.values()))
-            self.layout_problem = str(first.first)
+        self.layout_problem = self._short_problem()
         name = self._initial_layout or self.config.config.default_layout
         ordered = self.catalog.ordered()
         if name is not None and name not in self.catalog.entries:
             self.notify(f"no layout named '{name}'", severity="error", markup=False)
             name = None
         if name is None and ordered:
-            name = ordered[0].name
+            name = self.catalog.hotkeys().get("1", ordered[0].name)
         if name is None:
             self.notify("no layouts found: add a layout file (see README)", severity="error")
         else:
@@ -147,7 +146,8 @@ class WatchdeckApp(App[int]):
         )
         screen = DashboardScreen(entry, context)
         self._dashboards[name] = screen
-        self.install_screen(screen, name=f"layout:{name}")
+        self._generation += 1  # a reloaded layout's screen is new; the old one is uninstalled
+        self.install_screen(screen, name=f"layout:{name}:{self._generation}")
         return screen
 
     def show_layout(self, name: str) -> None:
@@ -168,6 +168,15 @@ class WatchdeckApp(App[int]):
         else:
             self.push_screen(screen)
 
+    def _short_problem(self) -> str | None:
+        """The first layout error, short enough for the status bar."""
+        if not self.catalog.errors:
+            return None
+        issue = next(iter(self.catalog.errors.values())).first
+        where = Path(issue.path).name + (f":{issue.line}" if issue.line else "")
+        more = len(self.catalog.errors) - 1
+        return f"{where} {issue.message}" + (f" (+{more} more)" if more else "")
+
     def action_layout_key(self, digit: str) -> None:
         name = self.catalog.hotkeys().get(digit)
         if name is None:
@@ -184,9 +193,7 @@ class WatchdeckApp(App[int]):
         for error in changes.failed:
             self.notify(f"layout not reloaded, keeping the last good version:\n{error}",
                         severity="error", markup=False, timeout=15)
-        self.layout_problem = (
-            str(next(iter(self.catalog.errors.values())).first) if self.catalog.errors else None
-        )
+        self.layout_problem = self._short_problem()
         current = self.dashboard
         for name in changes.changed + changes.removed:
             old = self._dashboards.pop(name, None)

@@ -81,7 +81,10 @@ def time_ticks(t0: float, t1: float, width: int) -> list[tuple[float, str]]:
     fmt = time_format(span)
     label_width = len(time.strftime(fmt, time.localtime(t1))) + 2
     max_labels = max(1, width // label_width)
-    step = next((s for s in _TIME_STEPS if span / s <= max_labels), _TIME_STEPS[-1])
+    # Never finer than the labels can tell apart (no "03:55 03:55").
+    finest = 1 if "%S" in fmt else 60 if "%M" in fmt else 86400
+    step = next((s for s in _TIME_STEPS if s >= finest and span / s <= max_labels),
+                _TIME_STEPS[-1])
     offset = time.localtime(t0).tm_gmtoff
     first = math.ceil((t0 + offset) / step) * step - offset
     ticks = []

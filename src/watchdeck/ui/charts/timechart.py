@@ -44,12 +44,17 @@ def render_timechart(
     if width <= 0 or height <= 0:
         return [Strip.blank(max(width, 0))] * max(height, 0)
     axis_style = axis_style or Style(dim=True)
+    bounds = data_bounds(series)
+    if bounds == (None, None) and y_min is None and y_max is None:
+        # Nothing to draw: no made-up axes (the panel's badge says "no data").
+        return [Strip.blank(width)] * height
     show_x_axis = axes and height >= 4
     plot_height = height - 1 if show_x_axis else height
 
-    lo, hi = value_range(*data_bounds(series), y_min, y_max)
+    lo, hi = value_range(*bounds, y_min, y_max)
+    # About one labelled tick every other row; rows that two ticks share keep one.
     lo, hi, ticks = value_ticks(
-        lo, hi, max(2, plot_height // 2 + 1), y_min is not None, y_max is not None
+        lo, hi, max(3, plot_height // 2 + 2), y_min is not None, y_max is not None
     )
     labels = {tick: format_value(tick, unit, decimals) for tick in ticks}
     label_width = min(max((len(text) for text in labels.values()), default=0), 10)

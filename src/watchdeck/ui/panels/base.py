@@ -214,7 +214,8 @@ class Panel(Vertical, can_focus=True):
 
     def update_title(self) -> None:
         ctx = self.context
-        title = substitute(self.spec.title, ctx.variables, ctx.states) if self.spec.title else ""
+        title = (substitute(self.spec.title, ctx.variables, ctx.states, for_display=True)
+                 if self.spec.title else "")
         self.border_title = Content(sanitize(title or self.spec.id or ""))
 
     def compute_state(self) -> tuple[str, str | None]:

@@ -54,13 +54,20 @@ class TablePanel(Panel):
             return []
         return [*self.table.columns, *self.table.value_columns]
 
+    @property
+    def effective_sort_column(self) -> str | None:
+        """The column rows are sorted by: the chosen one, else the first value column."""
+        if self.sort_column in self.all_columns:
+            return self.sort_column
+        if self.table is not None and self.table.value_columns:
+            return self.table.value_columns[0]
+        return None
+
     def _sorted_rows(self) -> list[tuple[tuple[str, ...], tuple[float | None, ...]]]:
         """Rows by the sort column; rows without a value there always come last."""
         assert self.table is not None
         columns = self.all_columns
-        by = self.sort_column if self.sort_column in columns else None
-        if by is None and self.table.value_columns:
-            by = self.table.value_columns[0]
+        by = self.effective_sort_column
         if by is None:
             return list(self.table.rows)
         index = columns.index(by)
@@ -97,7 +104,7 @@ class TablePanel(Panel):
 
     def _header(self, column: str) -> Text:
         arrow = ""
-        if column == self.sort_column:
+        if column == self.effective_sort_column:
             arrow = " ▼" if self.sort_desc else " ▲"
         return Text(sanitize(column) + arrow, style="bold")
 
@@ -105,7 +112,8 @@ class TablePanel(Panel):
         columns = self.all_columns
         if not columns:
             return
-        current = columns.index(self.sort_column) if self.sort_column in columns else -1
+        by = self.effective_sort_column
+        current = columns.index(by) if by in columns else -1
         self.sort_column = columns[(current + 1) % len(columns)]
         self._fill()
 

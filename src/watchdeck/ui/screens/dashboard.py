@@ -87,8 +87,10 @@ class DashboardScreen(Screen[None]):
     def reflow(self) -> None:
         """Fit the grid to the terminal: fewer columns when narrow, scrolling when short."""
         width, height = self.size
-        if width <= 0:
+        grids = self.query("#dashboard-grid")
+        if width <= 0 or not grids:  # not composed yet, or being torn down
             return
+        grid = grids.first()
         usable_height = max(height - 2, 1)  # status bar and footer
         panels = self.panels
         arrangement = arrange(
@@ -98,7 +100,6 @@ class DashboardScreen(Screen[None]):
         if arrangement == self.arrangement:
             return
         self.arrangement = arrangement
-        grid = self.query_one("#dashboard-grid")
         grid.styles.grid_size_columns = arrangement.columns
         grid.styles.grid_rows = " ".join(str(h) for h in arrangement.band_heights)
         for panel, cell in zip(panels, arrangement.cells):
@@ -133,9 +134,12 @@ class DashboardScreen(Screen[None]):
         )
 
     def refresh_status(self) -> None:
+        bars = self.query(StatusBar)
+        if not bars:  # not composed yet: on_mount shows it
+            return
         app = self.app
         health = [app.hub.health[name] for name in sorted(app.hub.health)]
-        self.query_one(StatusBar).show(
+        bars.first().show(
             live=self.context.window.live,
             layout=self.entry.title,
             window=self.context.window.describe(),
