@@ -17,7 +17,14 @@ from watchdeck.ui.charts.braille import PlotLine, PlotSeries, cells_to_segments,
 def data_bounds(series: Sequence[PlotSeries]) -> tuple[float | None, float | None]:
     lo = hi = None
     for item in series:
-        finite = [v for v in item.values if not (v != v or v in (math.inf, -math.inf))]
+        values = item.values
+        if not values:
+            continue
+        total = sum(values)
+        if total == total and total not in (math.inf, -math.inf):
+            finite = values  # the usual case, checked in C
+        else:
+            finite = [v for v in values if not (v != v or v in (math.inf, -math.inf))]
         if finite:
             low, high = min(finite), max(finite)
             lo = low if lo is None or low < lo else lo
