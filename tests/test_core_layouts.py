@@ -397,8 +397,8 @@ def test_panel_without_queries(tmp_path: Path) -> None:
             type: stat
         """)
     issue = only_issue(path)
-    assert issue.line == 2
-    assert issue.key == "panels[0]"
+    assert issue.line == 2  # the panel: the queries key is not in the file
+    assert issue.key == "panels[0].queries"
     assert "query" in issue.message
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from pydantic import ValidationError
+from watchdeck.core.config.types import ModelError
 
 from watchdeck.core.config.models import Variable
 from watchdeck.core.templating import (
@@ -274,7 +274,7 @@ def test_default_single_value_and_list() -> None:
 
 
 def test_list_default_needs_multi() -> None:
-    with pytest.raises(ValidationError, match="multi"):
+    with pytest.raises((ModelError, ValueError), match="multi"):
         var("m", default=["a", "b"])
 
 

@@ -14,6 +14,7 @@ import pytest
 from tests.support.fake_http import FakeHTTPServer, Reply
 from tests.support.prometheus import PrometheusServer
 from watchdeck.core.config.models import PrometheusSourceConfig
+from watchdeck.core.config.types import convert
 from watchdeck.core.errors import (
     BadResponseError,
     ConnectError,
@@ -34,7 +35,7 @@ MATRIX = {
 
 
 def source(url: str, **settings: object) -> PrometheusSource:
-    config = PrometheusSourceConfig.model_validate({"type": "prometheus", "url": url, **settings})
+    config = convert(PrometheusSourceConfig, {"type": "prometheus", "url": url, **settings})
     return PrometheusSource("prom", config, Path.cwd())
 
 

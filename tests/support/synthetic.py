@@ -7,6 +7,7 @@ from pathlib import Path
 from tests.support.fakes import Clock, SyntheticSource
 from watchdeck.core.config.files import LoadedConfig
 from watchdeck.core.config.models import Config
+from watchdeck.core.config.types import convert
 from watchdeck.core.layouts import LayoutCatalog
 from watchdeck.ui.app import WatchdeckApp
 
@@ -26,7 +27,7 @@ def synthetic_app(
                              "scrape_interval": "15s"}},
         **(config or {}),
     }
-    loaded = LoadedConfig(Config.model_validate(data), base_dir=layouts)
+    loaded = LoadedConfig(convert(Config, data), base_dir=layouts)
     catalog = LayoutCatalog([layouts], loaded.known_source_names())
     catalog.load()
     source = source or SyntheticSource()

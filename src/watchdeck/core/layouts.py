@@ -21,6 +21,7 @@ from watchdeck.core.config.loader import (
     variable_references,
 )
 from watchdeck.core.config.models import Layout
+from watchdeck.core.config.types import replace
 from watchdeck.core.templating import parse_variable_query
 
 BUILTIN_VARIABLES = {"__interval", "__rate_interval", "__range", "__interval_ms", "__range_s"}
@@ -110,10 +111,10 @@ def load_layout(
         raise FileError(issues)
     name = layout.name or path.stem
     panels = [
-        panel if panel.id else panel.model_copy(update={"id": f"panel-{index + 1}"})
+        panel if panel.id else replace(panel, id=f"panel-{index + 1}")
         for index, panel in enumerate(layout.panels)
     ]
-    layout = layout.model_copy(update={"name": name, "panels": panels})
+    layout = replace(layout, name=name, panels=panels)
     return LayoutEntry(name, layout, path, shown, stamp, builtin)
 
 

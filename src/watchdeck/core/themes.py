@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, field_validator
+from msgspec import Meta, field
 
 from watchdeck.core.config.loader import read_yaml_mapping, validate
+from watchdeck.core.config.models import field_error
 from watchdeck.core.config.types import StrictModel
 
 _COLOUR = re.compile(r"^(#[0-9a-fA-F]{3}|#[0-9a-fA-F]{6}|#[0-9a-fA-F]{8}|[a-z_]+|"
                      r"(rgb|hsl)a?\([^)]*\))$")
 
 
-def _check_colour(value: str) -> str:
-    if not _COLOUR.match(value.strip()):
-        raise ValueError(f"not a colour: {value!r} (use #rrggbb, rgb(...) or a colour name)")
-    return value.strip()
+def _check_colour(name: str, value: str | None) -> None:
+    if value is not None and not _COLOUR.match(value.strip()):
+        raise field_error(name, f"not a colour: {value!r} (use #rrggbb, rgb(...) or a name)")
 
 
 class Severity(StrictModel):
@@ -25,16 +26,15 @@ class Severity(StrictModel):
     warning: str | None = None
     info: str | None = None
 
-    @field_validator("critical", "warning", "info")
-    @classmethod
-    def _colour(cls, value: str | None) -> str | None:
-        return None if value is None else _check_colour(value)
+    def __post_init__(self) -> None:
+        for name in ("critical", "warning", "info"):
+            _check_colour(name, getattr(self, name))
 
 
 class ThemeFile(StrictModel):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    dark: bool = True
+    name: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
     primary: str
+    dark: bool = True
     secondary: str | None = None
     accent: str | None = None
     warning: str | None = None
@@ -45,22 +45,19 @@ class ThemeFile(StrictModel):
     surface: str | None = None
     panel: str | None = None
     boost: str | None = None
-    series: list[str] = Field(default_factory=list, max_length=16,
-                              description="Colours of chart series, in order.")
-    severity: Severity = Field(default_factory=Severity)
-    variables: dict[str, str] = Field(default_factory=dict,
-                                      description="Extra Textual CSS variables.")
+    series: Annotated[list[str], Meta(max_length=16,
+                                      description="Colours of chart series, in order.")] = field(
+        default_factory=list)
+    severity: Severity = field(default_factory=Severity)
+    variables: Annotated[dict[str, str], Meta(description="Extra Textual CSS variables.")] = field(
+        default_factory=dict)
 
-    @field_validator("primary", "secondary", "accent", "warning", "error", "success",
-                     "foreground", "background", "surface", "panel", "boost")
-    @classmethod
-    def _colour(cls, value: str | None) -> str | None:
-        return None if value is None else _check_colour(value)
-
-    @field_validator("series")
-    @classmethod
-    def _series(cls, values: list[str]) -> list[str]:
-        return [_check_colour(value) for value in values]
+    def __post_init__(self) -> None:
+        for name in ("primary", "secondary", "accent", "warning", "error", "success",
+                     "foreground", "background", "surface", "panel", "boost"):
+            _check_colour(name, getattr(self, name))
+        for index, colour in enumerate(self.series):
+            _check_colour(f"series.{index}", colour)
 
 
 def load_theme_file(path: Path) -> ThemeFile:

@@ -11,6 +11,7 @@ from textual.app import App
 from textual.theme import Theme
 
 from watchdeck.core.config.loader import FileError
+from watchdeck.core.config.types import to_data
 from watchdeck.core.themes import ThemeFile, load_theme_file
 
 # Used when a theme (e.g. one of Textual's own) brings no series colours. Picked so that
@@ -28,7 +29,7 @@ def to_textual_theme(spec: ThemeFile) -> Theme:
     variables = dict(spec.variables)
     for index, colour in enumerate(spec.series):
         variables[f"series-{index + 1}"] = colour
-    for name, colour in spec.severity.model_dump().items():
+    for name, colour in to_data(spec.severity).items():
         if colour:
             variables[f"severity-{name}"] = colour
     return Theme(

@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from watchdeck.core.config.loader import FileError, issue_at, read_yaml_mapping, validate
 from watchdeck.core.keys import KEY_IDS
 from watchdeck.core.config.models import ROLES, SOURCE_ROLE_TYPES, Config
+from watchdeck.core.config.types import ModelError, convert, to_data
 
 
 class FlagError(ValueError):
@@ -84,9 +83,7 @@ def config_from_flags(
     """Add the config-less source flags to ``base`` (or start from nothing)."""
     if base is None and not prometheus:
         return None
-    data: dict[str, Any] = (
-        base.config.model_dump(exclude_defaults=False) if base is not None else {}
-    )
+    data: dict[str, Any] = to_data(base.config) if base is not None else {}
     sources: dict[str, Any] = dict(data.get("sources", {}))
     if prometheus:
         sources["prometheus"] = {"type": "prometheus", "url": prometheus}
@@ -95,10 +92,9 @@ def config_from_flags(
         data["roles"] = roles
     data["sources"] = sources
     try:
-        config = Config.model_validate(data)
-    except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        raise FlagError(f"--prometheus: {first['msg'].removeprefix('Value error, ')}") from None
+        config = convert(Config, data)
+    except ModelError as error:
+        raise FlagError(f"--prometheus: {error.reason.split(': ', 1)[-1]}") from None
     if base is not None:
         return LoadedConfig(config=config, path=base.path, base_dir=base.base_dir)
     return LoadedConfig(config=config)

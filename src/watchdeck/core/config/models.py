@@ -1,11 +1,16 @@
-"""The config file and layout file models (the contract in DESIGN.md)."""
+"""The config file and layout file models (the contract in DESIGN.md).
+
+Validation that a type cannot express lives in ``__post_init__``; whatever it raises
+is reported with the file, line and key by :mod:`watchdeck.core.config.loader`.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Union
+from typing import Annotated, ClassVar, Literal, Union
 
-from pydantic import Field, field_validator, model_validator
+from msgspec import Meta, field
+from msgspec.structs import force_setattr
 
 from watchdeck.core.config.types import Duration, StrictModel
 
@@ -16,20 +21,34 @@ _VAR_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _FR = re.compile(r"^(\d+(?:\.\d+)?)fr$")
 
 
+def _text(description: str) -> Meta:
+    return Meta(description=description)
+
+
+def field_error(name: str, message: str) -> ValueError:
+    """An error about one field, raised from ``__post_init__``: the loader points the
+    message at that key's line instead of the object's."""
+    return field_errors([(name, message)])
+
+
+def field_errors(problems: list[tuple[str, str]]) -> ValueError:
+    """Several field errors at once (each reported at its own line)."""
+    return ValueError("\n".join(f"@{name}: {message}" for name, message in problems))
+
+
 # --------------------------------------------------------------------------- sources
 
 
 class AuthConfig(StrictModel):
     """Credentials. Secrets are never in the file: only where to read them."""
 
-    bearer_token_env: str | None = Field(None, description="Env var holding a bearer token.")
-    bearer_token_file: str | None = Field(None, description="File holding a bearer token.")
-    username: str | None = Field(None, description="User for HTTP basic auth.")
-    password_env: str | None = Field(None, description="Env var holding the basic-auth password.")
-    password_file: str | None = Field(None, description="File holding the basic-auth password.")
+    bearer_token_env: Annotated[str | None, _text("Env var holding a bearer token.")] = None
+    bearer_token_file: Annotated[str | None, _text("File holding a bearer token.")] = None
+    username: Annotated[str | None, _text("User for HTTP basic auth.")] = None
+    password_env: Annotated[str | None, _text("Env var holding the basic-auth password.")] = None
+    password_file: Annotated[str | None, _text("File holding the basic-auth password.")] = None
 
-    @model_validator(mode="after")
-    def _one_scheme(self) -> AuthConfig:
+    def __post_init__(self) -> None:
         bearer = [self.bearer_token_env, self.bearer_token_file]
         basic = [self.password_env, self.password_file]
         if all(bearer):
@@ -42,53 +61,50 @@ class AuthConfig(StrictModel):
             raise ValueError("basic auth needs password_env or password_file")
         if any(basic) and not self.username:
             raise ValueError("basic auth needs a username")
-        return self
 
 
 class TLSConfig(StrictModel):
-    ca_file: str | None = Field(None, description="PEM bundle of CAs to trust.")
-    cert_file: str | None = Field(None, description="Client certificate (PEM) for mutual TLS.")
-    key_file: str | None = Field(None, description="Key of the client certificate.")
-    server_name: str | None = Field(None, description="Expected server name, if not the URL host.")
-    insecure_skip_verify: bool = Field(
-        False, description="Do not verify the server certificate. Only when you must."
-    )
+    ca_file: Annotated[str | None, _text("PEM bundle of CAs to trust.")] = None
+    cert_file: Annotated[str | None, _text("Client certificate (PEM) for mutual TLS.")] = None
+    key_file: Annotated[str | None, _text("Key of the client certificate.")] = None
+    insecure_skip_verify: Annotated[
+        bool, _text("Do not verify the server certificate. Only when you must.")
+    ] = False
 
-    @model_validator(mode="after")
-    def _pair(self) -> TLSConfig:
+    def __post_init__(self) -> None:
         if self.key_file and not self.cert_file:
-            raise ValueError("key_file needs cert_file")
-        return self
+            raise field_error("key_file", "key_file needs cert_file")
 
 
-class HTTPSourceConfig(StrictModel):
-    url: str = Field(description="Base URL, e.g. http://prometheus:9090 or https://mimir/prometheus")
-    headers: dict[str, str] = Field(
-        default_factory=dict, description="Extra request headers, e.g. X-Scope-OrgID."
+class HTTPSourceConfig(StrictModel, tag_field="type"):
+    url: Annotated[str, _text("Base URL, e.g. http://prometheus:9090 or https://mimir/prometheus")]
+    headers: Annotated[dict[str, str], _text("Extra request headers, e.g. X-Scope-OrgID.")] = field(
+        default_factory=dict
     )
     auth: AuthConfig | None = None
     tls: TLSConfig | None = None
-    timeout: Duration = Field(10.0, description="Per-request timeout.")
-    max_response_bytes: int = Field(
-        64 * 1024 * 1024, ge=1024, description="Responses larger than this are refused."
-    )
+    timeout: Annotated[Duration, _text("Per-request timeout.")] = 10.0  # type: ignore[assignment]
+    max_response_bytes: Annotated[
+        int, Meta(ge=1024, description="Responses larger than this are refused.")
+    ] = 64 * 1024 * 1024
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"not an http(s) URL: {value!r}")
-        return value.rstrip("/")
+    def __post_init__(self) -> None:
+        if not re.match(r"^https?://[^/\s]+", self.url):
+            raise field_error("url", f"not an http(s) URL: {self.url!r}")
+        force_setattr(self, "url", self.url.rstrip("/"))
 
-
-class PrometheusSourceConfig(HTTPSourceConfig):
-    type: Literal["prometheus"]
-    scrape_interval: Duration = Field(
-        15.0, description="The scrape interval behind the data: the finest step a query uses."
-    )
+    @property
+    def type(self) -> str:
+        return str(self.__struct_config__.tag)
 
 
-SourceConfig = Annotated[Union[PrometheusSourceConfig], Field(discriminator="type")]
+class PrometheusSourceConfig(HTTPSourceConfig, tag="prometheus"):
+    scrape_interval: Annotated[
+        Duration, _text("The scrape interval behind the data: the finest step a query uses.")
+    ] = 15.0  # type: ignore[assignment]
+
+
+SourceConfig = Union[PrometheusSourceConfig]
 SOURCE_TYPES = ("prometheus",)
 SOURCE_ROLE_TYPES: dict[str, tuple[str, ...]] = {
     "metrics": ("prometheus",),
@@ -101,52 +117,55 @@ SOURCE_ROLE_TYPES: dict[str, tuple[str, ...]] = {
 class Config(StrictModel):
     """``config.yaml``: where data comes from, and personal preferences."""
 
-    sources: dict[str, SourceConfig] = Field(default_factory=dict)
-    roles: dict[Role, str] = Field(
-        default_factory=dict,
-        description="Which source each role names; by default the first source that fits.",
+    sources: dict[str, SourceConfig] = field(default_factory=dict)
+    roles: Annotated[
+        dict[Role, str],
+        _text("Which source each role names; by default the first source that fits."),
+    ] = field(default_factory=dict)
+    layouts: Annotated[list[str], _text("Extra layout directories.")] = field(default_factory=list)
+    default_layout: Annotated[str | None, _text("Layout shown at start.")] = None
+    theme: Annotated[str | None, _text("Theme name (a themes/ file or a Textual theme).")] = None
+    keymap: Annotated[dict[str, str], _text("Binding id -> keys, e.g. {zoom: f}.")] = field(
+        default_factory=dict
     )
-    layouts: list[str] = Field(default_factory=list, description="Extra layout directories.")
-    default_layout: str | None = Field(None, description="Layout shown at start.")
-    theme: str | None = Field(None, description="Theme name (a themes/ file or a Textual theme).")
-    keymap: dict[str, str] = Field(
-        default_factory=dict, description="Binding id -> keys, e.g. {zoom: f}."
-    )
-    max_series: int = Field(50, ge=1, le=10_000, description="Series drawn per panel at most.")
+    max_series: Annotated[
+        int, Meta(ge=1, le=10_000, description="Series drawn per panel at most.")
+    ] = 50
 
-    @field_validator("sources")
-    @classmethod
-    def _names(cls, sources: dict[str, object]) -> dict[str, object]:
-        for name in sources:
+    def __post_init__(self) -> None:
+        for name in self.sources:
             if not re.match(_NAME, name):
-                raise ValueError(f"bad source name {name!r} (letters, digits, _ . -)")
+                raise field_error(f"sources.{name}",
+                                  f"bad source name {name!r} (letters, digits, _ . -)")
             if name in ROLES:
-                raise ValueError(f"source name {name!r} is reserved for the role of that name")
-        return sources
+                raise field_error(f"sources.{name}",
+                                  f"source name {name!r} is reserved for the role of that name")
 
 
 # --------------------------------------------------------------------------- layouts
 
 
 class Query(StrictModel):
-    expr: str = Field(min_length=1, description="PromQL; $variables and $__interval allowed.")
-    legend: str | None = Field(None, description="Grafana legendFormat, e.g. '{{model_name}} p99'.")
-    instant: bool | None = Field(
-        None, description="Instant query (default for table and bars) or range (others)."
-    )
+    expr: Annotated[str, Meta(min_length=1,
+                              description="PromQL; $variables and $__interval allowed.")]
+    legend: Annotated[str | None, _text("Grafana legendFormat, e.g. '{{model_name}} p99'.")] = None
+    instant: Annotated[
+        bool | None, _text("Instant query (default for table and bars) or range (others).")
+    ] = None
 
 
 class Thresholds(StrictModel):
     warning: float | None = None
     critical: float | None = None
-    mode: Literal["above", "below"] = Field(
-        "above", description="'above': high values are bad; 'below': low values are bad."
-    )
+    mode: Annotated[
+        Literal["above", "below"],
+        _text("'above': high values are bad; 'below': low values are bad."),
+    ] = "above"
 
 
 class DrillTarget(StrictModel):
-    source: str = Field(description="Source or role name.")
-    query: str = Field(description="Query in the backend's language.")
+    source: Annotated[str, _text("Source or role name.")]
+    query: Annotated[str, _text("Query in the backend's language.")]
 
 
 class Drill(StrictModel):
@@ -154,144 +173,128 @@ class Drill(StrictModel):
     logs: DrillTarget | None = None
 
 
-Height = Union[int, str]
-
-
-class PanelBase(StrictModel):
-    id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]+$")
+class PanelBase(StrictModel, tag_field="type"):
+    id: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]+$")] | None = None
     title: str = ""
     description: str | None = None
-    source: str = Field("metrics", description="Role (metrics, ...) or source name.")
-    width: int = Field(6, ge=1, le=48, description="Grid columns spanned.")
-    height: Height = Field(10, description="Terminal rows, or a share of free rows like '1fr'.")
-    unit: str | None = Field(None, description="s, ms, bytes, percent, percentunit, reqps, ...")
-    decimals: int | None = Field(None, ge=0, le=10)
-    queries: list[Query] = Field(default_factory=list)
+    source: Annotated[str, _text("Role (metrics, ...) or source name.")] = "metrics"
+    width: Annotated[int, Meta(ge=1, le=48, description="Grid columns spanned.")] = 6
+    height: Annotated[
+        Union[int, str], _text("Terminal rows, or a share of free rows like '1fr'.")
+    ] = 10
+    unit: Annotated[str | None, _text("s, ms, bytes, percent, percentunit, reqps, ...")] = None
+    decimals: Annotated[int, Meta(ge=0, le=10)] | None = None
+    queries: list[Query] = field(default_factory=list)
     thresholds: Thresholds | None = None
-    max_series: int | None = Field(None, ge=1, le=10_000)
-    refresh: Duration | None = Field(None, description="Overrides the layout's refresh.")
+    max_series: Annotated[int, Meta(ge=1, le=10_000)] | None = None
+    refresh: Annotated[Duration | None, _text("Overrides the layout's refresh.")] = None
     drill: Drill | None = None
 
-    @field_validator("height")
-    @classmethod
-    def _height(cls, value: Height) -> Height:
-        if isinstance(value, bool):
-            raise ValueError("height must be rows (an integer) or a share like '1fr'")
-        if isinstance(value, int):
-            if value < 3:
-                raise ValueError("height must be at least 3 rows")
-            return value
-        if not _FR.match(value.strip()):
-            raise ValueError(f"bad height {value!r}: rows (e.g. 12) or a share (e.g. 1fr)")
-        return value.strip()
+    needs_queries: ClassVar[bool] = True
 
     @property
-    def needs_queries(self) -> bool:
-        return True
+    def type(self) -> str:
+        return str(self.__struct_config__.tag)
 
-    @model_validator(mode="after")
-    def _queries_present(self) -> PanelBase:
+    def __post_init__(self) -> None:
+        height = self.height
+        if isinstance(height, int):
+            if height < 3:
+                raise field_error("height", "height must be at least 3 rows")
+        elif not _FR.match(height.strip()):
+            raise field_error("height",
+                              f"bad height {height!r}: rows (e.g. 12) or a share (e.g. 1fr)")
+        else:
+            force_setattr(self, "height", height.strip())
         if self.needs_queries and not self.queries:
-            raise ValueError(
-                f"a {getattr(self, 'type', '')} panel needs at least one query under 'queries'"
-            )
-        return self
+            raise field_error("queries",
+                              f"a {self.type} panel needs at least one query under 'queries'")
 
 
-class TimeseriesPanel(PanelBase):
-    type: Literal["timeseries"]
-    min: float | None = Field(None, description="Y axis minimum (default: from the data).")
-    max: float | None = Field(None, description="Y axis maximum (default: from the data).")
-    legend: bool = Field(True, description="Show the legend with current/min/max.")
+class TimeseriesPanel(PanelBase, tag="timeseries"):
+    min: Annotated[float | None, _text("Y axis minimum (default: from the data).")] = None
+    max: Annotated[float | None, _text("Y axis maximum (default: from the data).")] = None
+    legend: Annotated[bool, _text("Show the legend with current/min/max.")] = True
 
 
-class StatPanel(PanelBase):
-    type: Literal["stat"]
+class StatPanel(PanelBase, tag="stat"):
     reduce: Literal["last", "mean", "min", "max", "sum"] = "last"
     sparkline: bool = True
 
 
-class BarsPanel(PanelBase):
-    type: Literal["bars"]
+class BarsPanel(PanelBase, tag="bars"):
     min: float = 0.0
-    max: float | None = Field(None, description="Value of a full bar (default: the largest).")
+    max: Annotated[float | None, _text("Value of a full bar (default: the largest).")] = None
     sort: Literal["name", "value", "none"] = "name"
 
 
 class TableSort(StrictModel):
-    by: str = Field(description="A label column, or a query's legend / 'value'.")
+    by: Annotated[str, _text("A label column, or a query's legend / 'value'.")]
     desc: bool = True
 
 
-class TablePanel(PanelBase):
-    type: Literal["table"]
-    columns: list[str] | None = Field(
-        None, description="Label columns (default: the labels whose values differ)."
-    )
+class TablePanel(PanelBase, tag="table"):
+    columns: Annotated[
+        list[str] | None, _text("Label columns (default: the labels whose values differ).")
+    ] = None
     sort: TableSort | None = None
 
 
-class TextPanel(PanelBase):
-    type: Literal["text"]
-    content: str = Field(description="Markdown.")
-
-    @property
-    def needs_queries(self) -> bool:
-        return False
+class TextPanel(PanelBase, tag="text", kw_only=True):
+    content: Annotated[str, _text("Markdown.")]
+    needs_queries: ClassVar[bool] = False
 
 
-Panel = Annotated[
-    Union[TimeseriesPanel, StatPanel, BarsPanel, TablePanel, TextPanel],
-    Field(discriminator="type"),
-]
+Panel = Union[TimeseriesPanel, StatPanel, BarsPanel, TablePanel, TextPanel]
 PANEL_TYPES = ("timeseries", "stat", "bars", "table", "text")
 
 
 class Variable(StrictModel):
-    name: str = Field(pattern=_VAR_NAME)
-    label: str | None = Field(None, description="Shown in the picker (default: name).")
-    query: str | None = Field(
-        None, description="label_values(metric, label) or label_values(label)."
-    )
-    values: list[str] | None = Field(None, description="Fixed choices instead of a query.")
+    name: Annotated[str, Meta(pattern=_VAR_NAME)]
+    label: Annotated[str | None, _text("Shown in the picker (default: name).")] = None
+    query: Annotated[
+        str | None, _text("label_values(metric, label) or label_values(label).")
+    ] = None
+    values: Annotated[list[str] | None, _text("Fixed choices instead of a query.")] = None
     source: str = "metrics"
     multi: bool = False
     include_all: bool = True
-    all_value: str = Field(".*", description="What 'all' stands for in queries.")
-    default: str | list[str] | None = Field(None, description="'all', a value, or a list.")
+    all_value: Annotated[str, _text("What 'all' stands for in queries.")] = ".*"
+    default: Annotated[
+        Union[str, list[str], None], _text("'all', a value, or a list.")
+    ] = None
 
-    @model_validator(mode="after")
-    def _choices(self) -> Variable:
+    def __post_init__(self) -> None:
         if (self.query is None) == (self.values is None):
             raise ValueError("a variable needs exactly one of query or values")
         if isinstance(self.default, list) and not self.multi:
-            raise ValueError("a list default needs multi: true")
-        return self
+            raise field_error("default", "a list default needs multi: true")
 
 
 class Layout(StrictModel):
     """A layout file: a named dashboard of panels on a grid."""
 
-    name: str | None = Field(None, pattern=_NAME, description="Id; defaults to the file name.")
+    panels: Annotated[list[Panel], Meta(min_length=1)]
+    name: Annotated[str, Meta(pattern=_NAME, description="Id; defaults to the file name.")] | None = None
     title: str | None = None
     description: str | None = None
-    key: str | None = Field(None, pattern=r"^[1-9]$", description="Hotkey 1-9.")
-    range: Duration = Field(3600.0, description="Default window.")
-    refresh: Duration = Field(10.0, description="How often panels poll.")
-    columns: int = Field(12, ge=1, le=48)
-    variables: list[Variable] = Field(default_factory=list)
-    panels: list[Panel] = Field(min_length=1)
+    key: Annotated[Union[str, int, None], _text("Hotkey 1-9.")] = None
+    range: Annotated[Duration, _text("Default window.")] = 3600.0  # type: ignore[assignment]
+    refresh: Annotated[Duration, _text("How often panels poll.")] = 10.0  # type: ignore[assignment]
+    columns: Annotated[int, Meta(ge=1, le=48)] = 12
+    variables: list[Variable] = field(default_factory=list)
 
-    @field_validator("refresh")
-    @classmethod
-    def _refresh(cls, value: float) -> float:
-        if value < 1:
-            raise ValueError("refresh must be at least 1s")
-        return value
-
-    @field_validator("range")
-    @classmethod
-    def _range(cls, value: float) -> float:
-        if value < 60:
-            raise ValueError("range must be at least 1m")
-        return value
+    def __post_init__(self) -> None:
+        problems = []
+        if self.key is not None:
+            key = str(self.key)
+            if re.match(r"^[1-9]$", key):
+                force_setattr(self, "key", key)
+            else:
+                problems.append(("key", f"key must be one digit 1-9, not {self.key!r}"))
+        if self.range < 60:
+            problems.append(("range", "range must be at least 1m"))
+        if self.refresh < 1:
+            problems.append(("refresh", "refresh must be at least 1s"))
+        if problems:
+            raise field_errors(problems)

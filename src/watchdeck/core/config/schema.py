@@ -9,14 +9,24 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
+
+import msgspec
 
 from watchdeck.core.config.models import Config, Layout
+from watchdeck.core.config.types import DURATION_SCHEMA, Duration
 
 SCHEMAS = {"layout.schema.json": Layout, "config.schema.json": Config}
 
 
+def _hook(kind: type) -> dict[str, Any]:
+    if kind is Duration:
+        return dict(DURATION_SCHEMA)
+    raise NotImplementedError(kind)
+
+
 def render(model: type) -> str:
-    schema = model.model_json_schema(mode="validation")  # type: ignore[attr-defined]
+    schema = msgspec.json.schema(model, schema_hook=_hook)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"https://watchdeck.dev/schema/{model.__name__.lower()}.schema.json"
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
