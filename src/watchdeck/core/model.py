@@ -61,6 +61,22 @@ class QueryResult:
     def is_empty(self) -> bool:
         return not any(series.values for series in self.series)
 
+    def same_data(self, other: QueryResult | None) -> bool:
+        """Whether ``other`` would draw the same. An instant vector is stamped with the
+        time of evaluation, so two answers with equal values are the same data."""
+        if other is None or other.result_type != self.result_type:
+            return False
+        if self.result_type != "vector":
+            return self == other
+        return (
+            self.warnings == other.warnings
+            and len(self.series) == len(other.series)
+            and all(
+                a.labels == b.labels and a.values == b.values
+                for a, b in zip(self.series, other.series)
+            )
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class SourceHealth:

@@ -29,6 +29,20 @@ from watchdeck.core.sources.base import MetricsSource, Source
 log = logging.getLogger(__name__)
 
 
+SLOW_ROUND_TRIP = 0.05
+
+
+def shown_round_trip(seconds: float | None) -> str:
+    """The round trip as the status bar shows it: only when slow, to two digits
+    (so a healthy source does not redraw the status bar on every poll)."""
+    if seconds is None or seconds < SLOW_ROUND_TRIP:
+        return ""
+    if seconds >= 1:
+        return f"{seconds:.2g}s" if seconds < 10 else f"{seconds:.0f}s"
+    milliseconds = seconds * 1000
+    return f"{float(f'{milliseconds:.2g}'):.0f}ms"
+
+
 class FeedUpdated(Message):
     """A feed has a new snapshot. A newer one for the same key replaces a queued one."""
 
@@ -213,13 +227,15 @@ class Hub:
             return True
         if after.error is not None:
             return after.failures != before.failures
-        return after.result != before.result
+        return after.result is None or not after.result.same_data(before.result)
 
     def _record(self, name: str, *, error: str | None = None, kind: str | None = None,
                 round_trip: float | None = None) -> None:
         old = self.health.get(name, SourceHealth(name))
         now = self.clock()
         if error is None:
+            if old.round_trip is not None and round_trip is not None:
+                round_trip = 0.8 * old.round_trip + 0.2 * round_trip  # smoothed
             new = SourceHealth(name, last_success=now, last_error=old.last_error,
                                last_error_at=old.last_error_at, error_kind=old.error_kind,
                                round_trip=round_trip, failing=False)
@@ -228,12 +244,10 @@ class Hub:
                                last_error_at=now, error_kind=kind, round_trip=old.round_trip,
                                failing=True)
         self.health[name] = new
-        # The status bar shows milliseconds: tell it only about visible changes.
-        changed_rtt = (new.round_trip is None) != (old.round_trip is None) or (
-            new.round_trip is not None and old.round_trip is not None
-            and abs(new.round_trip - old.round_trip) >= 0.001
-        )
-        if new.failing != old.failing or new.last_error != old.last_error or changed_rtt:
+        # Tell the status bar only about what it shows differently.
+        if (new.failing, new.last_error, shown_round_trip(new.round_trip)) != (
+            old.failing, old.last_error, shown_round_trip(old.round_trip)
+        ):
             self.app.post_message(HealthChanged(new))
 
     async def aclose(self) -> None:

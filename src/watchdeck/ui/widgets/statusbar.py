@@ -7,6 +7,7 @@ from textual.widgets import Static
 
 from watchdeck.core.model import SourceHealth
 from watchdeck.core.safe import sanitize
+from watchdeck.ui.hub import shown_round_trip
 
 
 def _age(seconds: float) -> str:
@@ -61,8 +62,9 @@ class StatusBar(Static):
                 right.append(f"◌ {sanitize(item.name)}", style="dim")
             else:
                 right.append(f"● {sanitize(item.name)}", style=ok)
-                if item.round_trip is not None:
-                    right.append(f" {item.round_trip * 1000:.0f}ms", style="dim")
+                slow = shown_round_trip(item.round_trip)
+                if slow:
+                    right.append(f" {slow}", style=warn)
         if problem:
             right.append(" │ ", style="dim")
             right.append(f"⚠ {sanitize(problem, 60)}", style=f"bold {warn}")
