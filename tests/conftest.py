@@ -13,7 +13,7 @@ os.environ["TZ"] = "UTC"
 time.tzset()
 
 from tests.support.exporter import Exporter  # noqa: E402
-from tests.support.prometheus import PrometheusServer  # noqa: E402
+from tests.support.prometheus import NodeExporter, PrometheusServer  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -31,10 +31,19 @@ def exporter() -> Iterator[Exporter]:
 
 
 @pytest.fixture(scope="session")
-def prometheus(exporter: Exporter, tmp_path_factory: pytest.TempPathFactory
-               ) -> Iterator[PrometheusServer]:
-    """One Prometheus for the session, scraping the exporter every second."""
-    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"), [exporter.target])
+def node_exporter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeExporter]:
+    served = NodeExporter(tmp_path_factory.mktemp("node-exporter"))
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="session")
+def prometheus(exporter: Exporter, node_exporter: NodeExporter,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
+    """One Prometheus for the session, scraping the exporter (and node_exporter) every
+    second."""
+    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"), [exporter.target],
+                              node_targets=[node_exporter.target])
     server.start()
     # rate() needs a few scrapes before the known values settle.
     server.wait_for('count_over_time(wd_requests_total{code="200"}[1m]) >= 20', timeout=90)

@@ -120,6 +120,22 @@ def test_check_passes_on_the_shipped_and_test_layouts(prometheus: PrometheusServ
 
 
 @pytest.mark.prometheus
+def test_shipped_layouts_have_data_on_prometheus_and_node_exporter(
+        prometheus: PrometheusServer, tmp_path: Path) -> None:
+    """The generic layouts work on any Prometheus: here Debian's, scraping itself and
+    Debian's node_exporter."""
+    prometheus.wait_for("rate(node_cpu_seconds_total[5s])", timeout=30)
+    result = run("check", "--prometheus", prometheus.url, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+    status = {line.split()[1]: line.split()[0] for line in result.stdout.splitlines()
+              if line.startswith("  ") and line.split()[0] in ("ok", "empty", "error")}
+    for panel in ("targets-up", "head-series", "ingest-rate", "targets", "scrape-duration",
+                  "samples-appended", "memory", "cpu-busy", "memory-used", "load", "uptime",
+                  "cpu-modes", "network", "filesystem-used", "filesystems"):
+        assert status.get(panel) == "ok", (panel, result.stdout)
+
+
+@pytest.mark.prometheus
 @pytest.mark.parametrize("suffix", [".svg", ".txt"])
 def test_snapshot_writes_the_layout_once_it_has_data(prometheus: PrometheusServer,
                                                      tmp_path: Path, suffix: str) -> None:

@@ -273,3 +273,15 @@ async def test_errors_back_off_and_recover() -> None:
         await wait_until(pilot, lambda: panel(app, "rps").state == LIVE, timeout=12,
                          what="recovery")
         assert "● prom" in status_text(app)
+
+
+async def test_textual_builtin_themes_work_too() -> None:
+    app, _, _ = synthetic_app(theme="textual-light")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, all_live(app), what="live")
+        from watchdeck.ui.charts.widget import ChartView
+        from watchdeck.ui.themes import DEFAULT_SERIES_LIGHT
+
+        assert app.theme == "textual-light"
+        chart = panel(app, "latency").query_one(ChartView)
+        assert chart.data.series[0].style.color.triplet.hex.lower() == DEFAULT_SERIES_LIGHT[0]

@@ -25,10 +25,39 @@ def require_binary(name: str) -> str:
     return path
 
 
+class NodeExporter:
+    """Debian's node_exporter on a free loopback port (the host's real CPU, memory, disks)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.binary = require_binary("prometheus-node-exporter")
+        self.port = free_port()
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.log = (workdir / "node_exporter.log").open("ab")
+        self.process = subprocess.Popen(
+            [self.binary, f"--web.listen-address={LOOPBACK}:{self.port}",
+             "--no-collector.systemd"],
+            stdout=self.log, stderr=self.log,
+        )
+        wait_http(f"http://{LOOPBACK}:{self.port}/metrics", 20)
+
+    @property
+    def target(self) -> str:
+        return f"{LOOPBACK}:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+
 class PrometheusServer:
     def __init__(self, workdir: Path, targets: list[str], scrape_interval: str = "1s",
-                 rule_files: list[Path] | None = None, extra_args: list[str] | None = None
-                 ) -> None:
+                 rule_files: list[Path] | None = None, extra_args: list[str] | None = None,
+                 node_targets: list[str] | None = None) -> None:
         self.binary = require_binary("prometheus")
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
@@ -49,6 +78,9 @@ scrape_configs:
   - job_name: app
     static_configs:
       - targets: [{", ".join(f'"{t}"' for t in targets)}]
+  - job_name: node
+    static_configs:
+      - targets: [{", ".join(f'"{t}"' for t in node_targets or [])}]
 """,
             encoding="utf-8",
         )
