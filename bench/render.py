@@ -92,6 +92,7 @@ def bench_plotext(repeat: int) -> None:
 async def bench_panel(repeat: int) -> None:
     """The whole panel: what a data update costs on the event loop."""
     from tests.support.synthetic import synthetic_app
+
     from watchdeck.ui.charts.widget import ChartView
     from watchdeck.ui.panels.timeseries import TimeseriesPanel
 

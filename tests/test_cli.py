@@ -15,7 +15,8 @@ from tests.support.prometheus import PrometheusServer
 LAYOUTS = Path(__file__).parent / "data" / "layouts"
 
 
-def run(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path | None = None,
+        timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     return subprocess.run([sys.executable, "-m", "watchdeck", *args], capture_output=True,
                           text=True, cwd=cwd, env=env, timeout=timeout)

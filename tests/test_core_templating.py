@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from watchdeck.core.config.types import ModelError
 
 from watchdeck.core.config.models import Variable
+from watchdeck.core.config.types import ModelError
 from watchdeck.core.templating import (
     LabelValuesQuery,
     VariableState,

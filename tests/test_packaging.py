@@ -45,7 +45,8 @@ def test_layouts_load_from_the_unpacked_wheel(wheel: Path, tmp_path: Path) -> No
         "from watchdeck.core.layouts import LayoutCatalog;"
         "d = shipped_layouts_dir(); c = LayoutCatalog([d]); c.load();"
         "assert not c.errors, c.errors;"
-        "print(d); print(sorted(c.entries)); print(sorted(p.name for p in shipped_themes_dir().iterdir()))"
+        "print(d); print(sorted(c.entries));"
+        "print(sorted(p.name for p in shipped_themes_dir().iterdir()))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=tmp_path, env={"PYTHONPATH": str(tmp_path), "PATH": ""})

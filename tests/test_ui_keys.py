@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from watchdeck.ui.snapshot import export_text
 
 from tests.support.apps import wait_until
 from tests.support.fakes import refused
@@ -14,6 +13,7 @@ from watchdeck.core.timewin import MIN_RANGE
 from watchdeck.ui.panels.base import ERROR, LIVE, PAUSED, Panel
 from watchdeck.ui.screens.dashboard import DashboardScreen
 from watchdeck.ui.screens.help import HelpScreen
+from watchdeck.ui.snapshot import export_text
 from watchdeck.ui.widgets.statusbar import StatusBar
 
 

@@ -44,16 +44,21 @@ class KnownValues:
         self.started = time.time() - 600  # counters look 10 minutes old at the first scrape
 
     def collect(self) -> Iterator[Metric]:
-        elapsed = time.time() - self.started
+        # Each value carries the time it was computed, so rates stay exact however late
+        # the scrape is answered on a busy machine.
+        now = time.time()
+        elapsed = now - self.started
         requests = CounterMetricFamily("wd_requests", "Requests served.", labels=["code"])
         for code, rate in REQUEST_RATES.items():
-            requests.add_metric([code], rate * elapsed)
+            requests.add_metric([code], rate * elapsed, timestamp=now)
         yield requests
-        yield HistogramMetricFamily(
-            "wd_request_duration_seconds", "Request latency.",
-            buckets=[(le, per_second * elapsed) for le, per_second in BUCKETS_PER_SECOND],
-            sum_value=20.0 * elapsed,
+        latency = HistogramMetricFamily("wd_request_duration_seconds", "Request latency.",
+                                        labels=[])
+        latency.add_metric(
+            [], [(le, per_second * elapsed) for le, per_second in BUCKETS_PER_SECOND],
+            sum_value=20.0 * elapsed, timestamp=now,
         )
+        yield latency
         queue = GaugeMetricFamily("wd_queue_length", "Queued requests.", labels=["replica"])
         for replica, value in QUEUE.items():
             queue.add_metric([replica], value)

@@ -110,7 +110,8 @@ scrape_configs:
             wait_http(f"{self.url}/-/ready", timeout)
         except TimeoutError:
             self.stop()
-            raise RuntimeError(f"prometheus did not start:\n{self.log.read_text()[-2000:]}")
+            log = self.log.read_text()[-2000:]
+            raise RuntimeError(f"prometheus did not start:\n{log}") from None
 
     def wait_for(self, query: str, timeout: float = 30.0) -> None:
         """Until ``query`` returns a non-empty result."""

@@ -20,7 +20,7 @@ from watchdeck.core.templating import (
     parse_variable_query,
     substitute,
 )
-from watchdeck.core.timewin import aligned_range, choose_step, rate_interval
+from watchdeck.core.timewin import choose_step, rate_interval
 
 CHECK_COLUMNS = 100  # the step is chosen as for a chart this wide
 
@@ -97,8 +97,9 @@ async def check_layout(
                 if instant:
                     result = await source.query(expr)
                 else:
-                    q_start, q_end = aligned_range(start, end, step)
-                    result = await source.query_range(expr, q_start, q_end, step)
+                    # Not aligned to the step (the console aligns, to redraw less): the
+                    # last point falls on now, so a young Prometheus still answers.
+                    result = await source.query_range(expr, start, end, step)
             except SourceError as error:
                 status, detail = "error", f"{expr}\n      {error}"
                 break

@@ -13,7 +13,6 @@ from textual.binding import BindingType
 from textual.screen import Screen
 
 from watchdeck.core.config.files import LoadedConfig
-from watchdeck.core.config.loader import FileError
 from watchdeck.core.keys import KEYS, display_keys
 from watchdeck.core.layouts import CatalogChanges, LayoutCatalog
 from watchdeck.core.paths import shipped_themes_dir, user_themes_dir
@@ -335,6 +334,3 @@ class WatchdeckApp(App[int]):
             return
         self.exit(return_code=0)
 
-
-def load_errors_text(errors: Iterable[FileError]) -> str:
-    return "\n".join(str(error) for error in errors)

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from watchdeck.core.config.loader import FileError, issue_at, read_yaml_mapping, validate
-from watchdeck.core.keys import KEY_IDS
 from watchdeck.core.config.models import ROLES, SOURCE_ROLE_TYPES, Config
 from watchdeck.core.config.types import ModelError, convert, to_data
+from watchdeck.core.keys import KEY_IDS
 
 
 class FlagError(ValueError):

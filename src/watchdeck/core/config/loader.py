@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
-from watchdeck.core.config.yamlfile import YamlMap, YamlSeq, YamlSyntaxError, load
 
 from watchdeck.core.config.models import (
     PANEL_TYPES,
@@ -27,6 +26,7 @@ from watchdeck.core.config.models import (
     Variable,
 )
 from watchdeck.core.config.types import ModelError, convert
+from watchdeck.core.config.yamlfile import YamlMap, YamlSeq, YamlSyntaxError, load
 
 M = TypeVar("M")
 Loc = Sequence[str | int]

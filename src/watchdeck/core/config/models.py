@@ -180,7 +180,7 @@ class PanelBase(StrictModel, tag_field="type"):
     source: Annotated[str, _text("Role (metrics, ...) or source name.")] = "metrics"
     width: Annotated[int, Meta(ge=1, le=48, description="Grid columns spanned.")] = 6
     height: Annotated[
-        Union[int, str], _text("Terminal rows, or a share of free rows like '1fr'.")
+        int | str, _text("Terminal rows, or a share of free rows like '1fr'.")
     ] = 10
     unit: Annotated[str | None, _text("s, ms, bytes, percent, percentunit, reqps, ...")] = None
     decimals: Annotated[int, Meta(ge=0, le=10)] | None = None
@@ -261,7 +261,7 @@ class Variable(StrictModel):
     include_all: bool = True
     all_value: Annotated[str, _text("What 'all' stands for in queries.")] = ".*"
     default: Annotated[
-        Union[str, list[str], None], _text("'all', a value, or a list.")
+        str | list[str] | None, _text("'all', a value, or a list.")
     ] = None
 
     def __post_init__(self) -> None:
@@ -275,10 +275,12 @@ class Layout(StrictModel):
     """A layout file: a named dashboard of panels on a grid."""
 
     panels: Annotated[list[Panel], Meta(min_length=1)]
-    name: Annotated[str, Meta(pattern=_NAME, description="Id; defaults to the file name.")] | None = None
+    name: (
+        Annotated[str, Meta(pattern=_NAME, description="Id; defaults to the file name.")] | None
+    ) = None
     title: str | None = None
     description: str | None = None
-    key: Annotated[Union[str, int, None], _text("Hotkey 1-9.")] = None
+    key: Annotated[str | int | None, _text("Hotkey 1-9.")] = None
     range: Annotated[Duration, _text("Default window.")] = 3600.0  # type: ignore[assignment]
     refresh: Annotated[Duration, _text("How often panels poll.")] = 10.0  # type: ignore[assignment]
     columns: Annotated[int, Meta(ge=1, le=48)] = 12

@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 import errno
 import os
-import socket
 import re
+import socket
 import ssl
 import time
 from dataclasses import dataclass
@@ -160,7 +160,8 @@ def _describe_connect_error(error: BaseException) -> str:
             return "TLS certificate not trusted (set tls.ca_file, or tls.insecure_skip_verify)"
         if isinstance(cause, socket.gaierror):
             return "unknown host"
-        if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
+        refused = getattr(cause, "errno", None) == errno.ECONNREFUSED
+        if isinstance(cause, ConnectionRefusedError) or refused:
             return "connection refused"
         if isinstance(cause, ConnectionResetError):
             return "connection reset by peer"

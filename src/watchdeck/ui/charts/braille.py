@@ -235,7 +235,8 @@ def cells_to_segments(
         for cell in range(start, start + width):
             who = owner[cell]
             if who != run_owner:
-                segments.append(Segment("".join(run), styles[run_owner] if run_owner >= 0 else None))
+                style = styles[run_owner] if run_owner >= 0 else None
+                segments.append(Segment("".join(run), style))
                 run = []
                 run_owner = who
             run.append(chars[cells[cell]])

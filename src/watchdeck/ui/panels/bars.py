@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -80,8 +81,8 @@ class BarsPanel(Panel):
             fraction = ((value - low) / (high - low)) if value is not None else 0.0
             colour = self.threshold_colour(value) or palette[0]
             text.append(bar(fraction, bar_width), style=colour)
-            text.append(format_value(value, self.spec.unit, self.spec.decimals).rjust(value_width + 1),
-                        style=self.threshold_colour(value) or "")
+            shown = format_value(value, self.spec.unit, self.spec.decimals)
+            text.append(shown.rjust(value_width + 1), style=self.threshold_colour(value) or "")
             if index < len(items) - 1:
                 text.append("\n")
         return text
@@ -89,6 +90,4 @@ class BarsPanel(Panel):
 
 def _natural(text: str) -> list[object]:
     """Sort ``gpu10`` after ``gpu9``."""
-    import re
-
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]

@@ -70,7 +70,8 @@ class StatPanel(Panel):
                 digits.update(number)
                 digits.styles.color = colour
                 label = suffix
-                if named and named[0].legend and len(named[0].legend) < 40 and self.spec.queries[0].legend:
+                named_legend = bool(named) and bool(self.spec.queries[0].legend)
+                if named_legend and len(named[0].legend) < 40:
                     label = f"{suffix}  {sanitize(named[0].legend)}".strip()
                 unit_line.update(Text(label, style="dim"))
             else:

@@ -11,6 +11,7 @@ from textual.containers import Container, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from watchdeck.core.config.loader import variable_references
 from watchdeck.core.config.models import Layout
 from watchdeck.core.errors import SourceError
 from watchdeck.core.grid import Arrangement, arrange, neighbour
@@ -76,6 +77,8 @@ class DashboardScreen(Screen[None]):
 
     def on_resize(self) -> None:
         self.reflow()
+        # A bigger terminal may bring panels into view whose feeds were asleep.
+        self.call_after_refresh(self.context.hub.wake)
 
     def on_screen_resume(self) -> None:
         self.sync_from_app()
@@ -190,7 +193,8 @@ class DashboardScreen(Screen[None]):
         self.app.variable_states[name] = state
         self.sync_from_app()
         dependants = [
-            v for v in self.spec.variables if v.query and f"${name}" in v.query
+            v for v in self.spec.variables
+            if v.query and name in variable_references(v.query)
         ]
         if dependants:
             self.load_choices()

@@ -38,11 +38,11 @@ class ChooseVariable(ModalScreen[str | None]):
         self.states = states
 
     def compose(self) -> ComposeResult:
-        options = OptionList(*[
-            Option(Text(f"{v.label or v.name} = {self.states.get(v.name, VariableState()).describe()}"),
-                   id=v.name)
-            for v in self.variables
-        ])
+        def line(variable: Variable) -> Text:
+            state = self.states.get(variable.name, VariableState())
+            return Text(f"{variable.label or variable.name} = {state.describe()}")
+
+        options = OptionList(*[Option(line(v), id=v.name) for v in self.variables])
         options.border_title = "Variables"
         yield options
 
