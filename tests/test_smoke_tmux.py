@@ -79,8 +79,10 @@ def test_console_in_tmux(prometheus: PrometheusServer, tmux: Tmux, tmp_path: Pat
          f"{command}; echo $? > {shlex.quote(str(exit_file))}; sleep 30")
     # tmux hands its panes COLUMNS=80 LINES=24 here; watchdeck must use the real size.
     # Data appears: the GPU bars and live badges.
-    screen = tmux.wait_for("gpu3", "100%", "● live", "LIVE")
-    assert "Latency percentiles" in screen and "loading" not in screen
+    tmux.wait_for("gpu3", "100%", "● live", "LIVE")
+    tmux.wait_gone("loading", timeout=30)  # every panel got its data
+    screen = tmux.screen()
+    assert "Latency percentiles" in screen and "✖" not in screen
     tmux.keys("2")
     tmux.wait_for("Second layout", "Runbook")
     tmux.keys("1")

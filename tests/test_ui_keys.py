@@ -285,3 +285,16 @@ async def test_textual_builtin_themes_work_too() -> None:
         assert app.theme == "textual-light"
         chart = panel(app, "latency").query_one(ChartView)
         assert chart.data.series[0].style.color.triplet.hex.lower() == DEFAULT_SERIES_LIGHT[0]
+
+
+async def test_a_panel_draws_the_top_series_and_says_how_many_it_left_out() -> None:
+    app, _, _ = synthetic_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        many = panel(app, "many")
+        await wait_until(pilot, lambda: many.state == LIVE, what="live")
+        from watchdeck.ui.charts.widget import ChartView
+
+        assert len(many.query_one(ChartView).data.series) == 50  # the config's default
+        note = str(many.query_one(".panel--note").render())
+        assert "30 more series not shown (max_series 50)" in note

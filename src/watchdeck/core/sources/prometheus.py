@@ -151,8 +151,10 @@ class PrometheusSource:
             envelope = json.loads(body)
         except (ValueError, UnicodeDecodeError) as error:
             where = f" at byte {error.pos}" if isinstance(error, json.JSONDecodeError) else ""
-            truncated = isinstance(error, json.JSONDecodeError) and error.pos >= len(
-                body.rstrip()
+            # Cut short: the error is at the very end, or a string never closes.
+            truncated = isinstance(error, json.JSONDecodeError) and (
+                error.pos >= len(body.rstrip()) - 1
+                or error.msg.startswith("Unterminated string")
             )
             what = "truncated JSON" if truncated else "invalid JSON"
             if not 200 <= response.status < 300:
