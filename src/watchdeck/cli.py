@@ -18,6 +18,7 @@ from watchdeck import __version__
 START_HELP = """\
 watchdeck needs something to watch. Either:
   watchdeck --prometheus http://localhost:9090     (no config needed)
+  watchdeck --scrape http://localhost:8000/metrics (scrapes it itself)
   watchdeck -c config.yaml                         (see README: "Config file")
 or write {path}.
 """
@@ -34,6 +35,10 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="extra layout directory (repeatable)")
     parser.add_argument("--prometheus", metavar="URL", default=default,
                         help="use this Prometheus (no config needed)")
+    parser.add_argument("--scrape", metavar="URL", action="append",
+                        default=argparse.SUPPRESS if suppress else [],
+                        help="scrape this /metrics endpoint with the embedded engine "
+                             "(repeatable; no Prometheus needed)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot.add_argument("--wait", type=float, default=15.0, metavar="SECONDS",
                           help="longest wait for panel data (default 15)")
     snapshot.add_argument("--out", type=Path, required=True, metavar="FILE.svg|FILE.txt")
+
+    engine = commands.add_parser(
+        "engine", help="the embedded engine served over Prometheus's HTTP API")
+    engine.add_argument("--listen", default="127.0.0.1:9090", metavar="ADDR",
+                        help="host:port to listen on (default 127.0.0.1:9090)")
+    engine.add_argument("--scrape", metavar="URL", action="append", default=[],
+                        help="a /metrics endpoint to scrape (repeatable)")
+    engine.add_argument("--load", metavar="FILE.om", type=Path, action="append", default=[],
+                        help="OpenMetrics file with timestamps to load (repeatable)")
+    engine.add_argument("--rules", metavar="FILE", type=Path, action="append", default=[],
+                        help="Prometheus rule file (repeatable)")
+    engine.add_argument("--interval", default="15s", help="scrape and rule interval")
+    engine.add_argument("--retention", default="3h", help="how long samples are kept")
     return parser
 
 
@@ -77,7 +95,7 @@ def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         loaded = load_config(args.config)
     elif default_config_path().is_file():
         loaded = load_config(default_config_path())
-    loaded = config_from_flags(loaded, prometheus=args.prometheus)
+    loaded = config_from_flags(loaded, prometheus=args.prometheus, scrape=args.scrape)
     directories = [shipped_layouts_dir()]
     if loaded is not None:
         directories += [expand(d, loaded.base_dir) for d in loaded.config.layouts]
@@ -112,6 +130,10 @@ def _forget_stale_terminal_size() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "engine":
+        from watchdeck.engine_command import run_engine
+
+        return run_engine(args)
     from watchdeck.core.config.files import FlagError
     from watchdeck.core.config.loader import FileError
     from watchdeck.core.paths import default_config_path

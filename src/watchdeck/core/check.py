@@ -115,6 +115,30 @@ async def check_layout(
     return reports
 
 
+async def _warm_up_engines(sources: dict[str, Source], out: Callable[[str], None]) -> int:
+    """The embedded engine has no history: scrape twice (rates need two samples).
+    Returns how many targets are down."""
+    down = 0
+    for name, source in sources.items():
+        engine = getattr(source, "engine", None)
+        if engine is None:
+            continue
+        discover = getattr(source, "discover", None)
+        if discover is not None:
+            from watchdeck.core.engine.scrape import Target
+
+            engine.scraper.set_targets([Target(url) for url in await discover()])
+        for round_number in range(2):
+            if round_number:
+                await asyncio.sleep(1.0)
+            await engine.scraper.scrape_all()
+        for health in engine.scraper.health.values():
+            state = "ok" if health.health == "up" else f"DOWN {health.last_error}"
+            down += health.health != "up"
+            out(f"target   {name} {health.target.url}: {state}")
+    return down
+
+
 async def run_check(
     loaded: LoadedConfig | None,
     catalog: LayoutCatalog,
@@ -135,6 +159,7 @@ async def run_check(
         return 1 if failures else 0
     sources = sources if sources is not None else build_sources(loaded)
     try:
+        failures += await _warm_up_engines(sources, out)
         for name, source in sources.items():
             if isinstance(source, MetricsSource):
                 try:

@@ -102,6 +102,11 @@ class WatchdeckApp(App[int]):
     # ------------------------------------------------------------------ lifecycle
 
     def on_mount(self) -> None:
+        for name, source in self.sources.items():
+            start = getattr(source, "start", None)
+            if start is not None:  # sources with work of their own (the embedded engine)
+                self.run_worker(start(), group="sources", exit_on_error=False,
+                                description=f"start {name}")
         for severity, message in self.startup_messages:
             self.notify(message, severity=severity, markup=False, timeout=12)  # type: ignore[arg-type]
         for error in self.catalog.errors.values():

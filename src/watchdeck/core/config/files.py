@@ -78,10 +78,11 @@ def load_config(path: Path) -> LoadedConfig:
 
 
 def config_from_flags(
-    base: LoadedConfig | None, *, prometheus: str | None = None
+    base: LoadedConfig | None, *, prometheus: str | None = None,
+    scrape: list[str] | None = None,
 ) -> LoadedConfig | None:
     """Add the config-less source flags to ``base`` (or start from nothing)."""
-    if base is None and not prometheus:
+    if base is None and not prometheus and not scrape:
         return None
     data: dict[str, Any] = to_data(base.config) if base is not None else {}
     sources: dict[str, Any] = dict(data.get("sources", {}))
@@ -90,11 +91,18 @@ def config_from_flags(
         roles = dict(data.get("roles", {}))
         roles["metrics"] = "prometheus"
         data["roles"] = roles
+        if base is None:  # a bare Prometheus: start on its own health, which always has data
+            data.setdefault("default_layout", "prometheus")
+    if scrape:
+        sources["scrape"] = {"type": "scrape", "targets": list(scrape)}
+        if not prometheus:  # with both flags, the Prometheus keeps the metrics role
+            data["roles"] = {**data.get("roles", {}), "metrics": "scrape"}
     data["sources"] = sources
     try:
         config = convert(Config, data)
     except ModelError as error:
-        raise FlagError(f"--prometheus: {error.reason.split(': ', 1)[-1]}") from None
+        flag = "--scrape" if "scrape" in error.path else "--prometheus"
+        raise FlagError(f"{flag}: {error.reason.split(': ', 1)[-1]}") from None
     if base is not None:
         return LoadedConfig(config=config, path=base.path, base_dir=base.base_dir)
     return LoadedConfig(config=config)

@@ -76,7 +76,15 @@ class TLSConfig(StrictModel):
             raise field_error("key_file", "key_file needs cert_file")
 
 
-class HTTPSourceConfig(StrictModel, tag_field="type"):
+class SourceBase(StrictModel, tag_field="type"):
+    """Every source: the ``type`` key picks the kind."""
+
+    @property
+    def type(self) -> str:
+        return str(self.__struct_config__.tag)
+
+
+class HTTPSourceConfig(SourceBase):
     url: Annotated[str, _text("Base URL, e.g. http://prometheus:9090 or https://mimir/prometheus")]
     headers: Annotated[dict[str, str], _text("Extra request headers, e.g. X-Scope-OrgID.")] = field(
         default_factory=dict
@@ -93,10 +101,6 @@ class HTTPSourceConfig(StrictModel, tag_field="type"):
             raise field_error("url", f"not an http(s) URL: {self.url!r}")
         force_setattr(self, "url", self.url.rstrip("/"))
 
-    @property
-    def type(self) -> str:
-        return str(self.__struct_config__.tag)
-
 
 class PrometheusSourceConfig(HTTPSourceConfig, tag="prometheus"):
     scrape_interval: Annotated[
@@ -104,10 +108,43 @@ class PrometheusSourceConfig(HTTPSourceConfig, tag="prometheus"):
     ] = 15.0  # type: ignore[assignment]
 
 
-SourceConfig = Union[PrometheusSourceConfig]
-SOURCE_TYPES = ("prometheus",)
+class ScrapeSourceConfig(SourceBase, tag="scrape"):
+    """The embedded engine: scrapes /metrics endpoints itself, answers PromQL."""
+
+    targets: Annotated[list[str], _text("URLs of /metrics endpoints.")] = field(
+        default_factory=list)
+    targets_file: Annotated[str | None, _text("A file listing target URLs, one a line.")] = None
+    job: Annotated[str, _text("The job label of the targets.")] = "scrape"
+    interval: Annotated[Duration, _text("Scrape interval.")] = 15.0  # type: ignore[assignment]
+    timeout: Annotated[Duration | None, _text("Scrape timeout (default: interval, max 10s).")] = (
+        None
+    )
+    retention: Annotated[Duration, _text("How long samples are kept.")] = (
+        3 * 3600.0  # type: ignore[assignment]
+    )
+    max_series: Annotated[int, Meta(ge=1, description="Most series kept.")] = 200_000
+    max_body_bytes: Annotated[int, Meta(ge=1024, description="Largest scrape answer.")] = (
+        16 * 1024 * 1024
+    )
+    rules: Annotated[list[str], _text("Prometheus rule files to evaluate.")] = field(
+        default_factory=list)
+    rule_interval: Annotated[Duration | None, _text("Rule evaluation interval.")] = None
+
+    def __post_init__(self) -> None:
+        problems = []
+        for index, url in enumerate(self.targets):
+            if not re.match(r"^https?://[^/\s]+", url):
+                problems.append((f"targets.{index}", f"not an http(s) URL: {url!r}"))
+        if self.interval < 0.5:
+            problems.append(("interval", "interval must be at least 500ms"))
+        if problems:
+            raise field_errors(problems)
+
+
+SourceConfig = Union[PrometheusSourceConfig, ScrapeSourceConfig]
+SOURCE_TYPES = ("prometheus", "scrape")
 SOURCE_ROLE_TYPES: dict[str, tuple[str, ...]] = {
-    "metrics": ("prometheus",),
+    "metrics": ("prometheus", "scrape"),
     "alerts": (),
     "logs": (),
     "traces": (),

@@ -153,7 +153,7 @@ def _causes(error: BaseException) -> list[BaseException]:
     return chain
 
 
-def _describe_connect_error(error: BaseException) -> str:
+def describe_connect_error(error: BaseException) -> str:
     """The useful part of a failed connection, in words (not the library's wrapper)."""
     for cause in _causes(error):
         if isinstance(cause, ssl.SSLCertVerificationError):
@@ -240,12 +240,12 @@ class HTTPClient:
             ) from None
         except httpx.ConnectError as error:
             raise ConnectError(
-                f"cannot connect to {self.base_url}: {_describe_connect_error(error)}",
+                f"cannot connect to {self.base_url}: {describe_connect_error(error)}",
                 source=self.name,
             ) from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
             raise ConnectError(
-                f"connection to {self.base_url} failed: {_describe_connect_error(error)}",
+                f"connection to {self.base_url} failed: {describe_connect_error(error)}",
                 source=self.name,
             ) from None
         except httpx.HTTPError as error:

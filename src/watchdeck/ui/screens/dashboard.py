@@ -150,6 +150,8 @@ class DashboardScreen(Screen[None]):
             health=health,
             now=self.context.clock(),
             problem=app.layout_problem,
+            targets={name: source.targets_summary() for name, source in app.sources.items()
+                     if hasattr(source, "targets_summary")},
         )
 
     def _tick(self) -> None:

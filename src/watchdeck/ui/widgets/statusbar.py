@@ -37,6 +37,7 @@ class StatusBar(Static):
         health: list[SourceHealth],
         now: float,
         problem: str | None = None,
+        targets: dict[str, tuple[int, int, list[str]]] | None = None,
     ) -> None:
         variables_theme = self.app.theme_variables
         ok = variables_theme.get("success", "green")
@@ -52,8 +53,18 @@ class StatusBar(Static):
         if variables:
             text.append(f"· {sanitize(variables, 80)} ", style="dim")
         right = Text(no_wrap=True)
+        targets = targets or {}
         for item in health:
             right.append(" │ ", style="dim")
+            scraped = targets.get(item.name)
+            if scraped is not None and not item.failing:
+                up, total, down = scraped
+                if down:
+                    right.append(f"✖ {sanitize(item.name)} {up}/{total} up", style=f"bold {bad}")
+                    right.append(f" {sanitize(down[0], 60)}", style=bad)
+                else:
+                    right.append(f"● {sanitize(item.name)} {up}/{total}", style=ok)
+                continue
             if item.failing:
                 since = _age(now - item.last_error_at) if item.last_error_at else ""
                 right.append(f"✖ {sanitize(item.name)}", style=f"bold {bad}")

@@ -1,0 +1,246 @@
+"""Scraping Prometheus text and OpenMetrics endpoints into the store.
+
+One loop for all targets, every ``interval``: each target is fetched (size-capped, timed
+out), parsed with prometheus_client's parsers (chosen by the answer's content type: the
+text parser silently misreads exemplars), and appended with Prometheus's rules:
+
+* ``job`` and ``instance`` labels are added; a target's own ``job``/``instance`` labels
+  become ``exported_job``/``exported_instance`` (``honor_labels: false``);
+* a series that was in the last scrape but not in this one gets a staleness marker, and a
+  failed scrape marks every series of the target stale;
+* ``up``, ``scrape_duration_seconds`` and ``scrape_samples_scraped`` are written for every
+  target, with the reason of a failure kept for the status bar and ``/api/v1/targets``.
+
+Parsing and appending run in a worker thread so a large scrape does not stall the UI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+
+from watchdeck import __version__
+from watchdeck.core.engine.storage import STALE_NAN, LabelKey, Storage, label_key
+from watchdeck.core.safe import sanitize
+
+ACCEPT = (
+    "application/openmetrics-text;version=1.0.0;q=0.9,"
+    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+EXEMPLARS_PER_SERIES = 8
+
+
+@dataclass
+class Target:
+    url: str
+    job: str = "scrape"
+
+    @property
+    def instance(self) -> str:
+        return urlsplit(self.url).netloc or self.url
+
+
+@dataclass
+class TargetHealth:
+    """What the last scrape of a target did (for the status bar and /api/v1/targets)."""
+
+    target: Target
+    health: str = "unknown"  # up | down | unknown
+    last_error: str = ""
+    last_scrape: float | None = None
+    last_duration: float = 0.0
+    samples: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Exemplar:
+    labels: dict[str, str]
+    value: float
+    timestamp: float | None
+
+
+@dataclass
+class ExemplarStore:
+    """The newest few exemplars of each series (trace ids for the traces drill-down)."""
+
+    per_series: int = EXEMPLARS_PER_SERIES
+    max_series: int = 50_000
+    by_series: dict[LabelKey, deque[Exemplar]] = field(default_factory=dict)
+
+    def add(self, key: LabelKey, exemplar: Exemplar) -> None:
+        ring = self.by_series.get(key)
+        if ring is None:
+            if len(self.by_series) >= self.max_series:
+                return
+            ring = self.by_series[key] = deque(maxlen=self.per_series)
+        if not ring or ring[-1] != exemplar:
+            ring.append(exemplar)
+
+
+class ScrapeError(Exception):
+    pass
+
+
+def _timestamp_ms(timestamp: object, default: int) -> int:
+    """prometheus_client gives seconds as float (text) or a Timestamp (OpenMetrics)."""
+    if timestamp is None:
+        return default
+    seconds = getattr(timestamp, "sec", None)
+    if seconds is not None:
+        return int(seconds) * 1000 + int(getattr(timestamp, "nsec", 0)) // 1_000_000
+    return int(round(float(timestamp) * 1000))  # type: ignore[arg-type]
+
+
+def parse_exposition(body: bytes, content_type: str):  # type: ignore[no-untyped-def]
+    """Metric families from a scrape body, with the parser its content type calls for."""
+    text = body.decode("utf-8", errors="replace")
+    if "openmetrics" in content_type:
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families
+    else:
+        from prometheus_client.parser import text_string_to_metric_families
+    return list(text_string_to_metric_families(text))
+
+
+class Scraper:
+    def __init__(
+        self,
+        storage: Storage,
+        targets: Sequence[Target],
+        interval: float = 15.0,
+        timeout: float | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY,
+        exemplars: ExemplarStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.storage = storage
+        self.targets = list(targets)
+        self.interval = interval
+        self.timeout = timeout if timeout is not None else min(interval, 10.0)
+        self.max_body_bytes = max_body_bytes
+        self.exemplars = exemplars if exemplars is not None else ExemplarStore()
+        self.clock = clock
+        self.health = {t.url: TargetHealth(t) for t in self.targets}
+        self._last_keys: dict[str, set[LabelKey]] = {}
+        self._client: httpx.AsyncClient | None = None
+        self.rounds = 0
+
+    def set_targets(self, targets: Sequence[Target]) -> None:
+        self.targets = list(targets)
+        self.health = {t.url: self.health.get(t.url) or TargetHealth(t) for t in self.targets}
+
+    async def run(self) -> None:
+        """Scrape all targets every interval until cancelled."""
+        try:
+            while True:
+                started = time.monotonic()
+                await self.scrape_all()
+                await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))
+        finally:
+            await self.aclose()
+
+    async def scrape_all(self) -> None:
+        now_ms = int(self.clock() * 1000)
+        await asyncio.gather(*(self.scrape(target, now_ms) for target in self.targets))
+        self.rounds += 1
+        if self.rounds % 10 == 0:
+            await asyncio.to_thread(self.storage.trim)
+
+    async def scrape(self, target: Target, now_ms: int) -> None:
+        health = self.health[target.url]
+        started = time.perf_counter()
+        try:
+            body, content_type = await self._fetch(target)
+            samples = await asyncio.to_thread(self._ingest, target, body, content_type, now_ms)
+        except ScrapeError as error:
+            health.health, health.last_error, health.samples = "down", str(error), 0
+            await asyncio.to_thread(self._mark_failed, target, now_ms)
+        else:
+            health.health, health.last_error, health.samples = "up", "", samples
+        health.last_duration = time.perf_counter() - started
+        health.last_scrape = now_ms / 1000
+        self._write_meta(target, now_ms, health)
+
+    async def _fetch(self, target: Target) -> tuple[bytes, str]:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                headers={"User-Agent": f"watchdeck-engine/{__version__}", "Accept": ACCEPT},
+                timeout=httpx.Timeout(self.timeout), follow_redirects=True, trust_env=False,
+            )
+        try:
+            async with self._client.stream("GET", target.url) as response:
+                if response.status_code != 200:
+                    raise ScrapeError(f"server returned HTTP status {response.status_code}")
+                chunks, size = [], 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > self.max_body_bytes:
+                        raise ScrapeError(
+                            f"body larger than {self.max_body_bytes:,} bytes (max_body_bytes)")
+                    chunks.append(chunk)
+                return b"".join(chunks), response.headers.get("content-type", "")
+        except httpx.TimeoutException:
+            raise ScrapeError(f"no answer within {self.timeout:g}s (timeout)") from None
+        except httpx.HTTPError as error:
+            from watchdeck.core.sources.http import describe_connect_error
+
+            raise ScrapeError(describe_connect_error(error)) from None
+
+    def _ingest(self, target: Target, body: bytes, content_type: str, now_ms: int) -> int:
+        try:
+            families = parse_exposition(body, content_type)
+        except (ValueError, TypeError, IndexError) as error:  # the parsers raise these
+            raise ScrapeError(f"cannot parse the answer: {sanitize(str(error), 200)}") from None
+        rows: list[tuple[LabelKey, int, float]] = []
+        keys: set[LabelKey] = set()
+        for family in families:
+            for sample in family.samples:
+                labels = dict(sample.labels)
+                for name in ("job", "instance"):
+                    if name in labels:
+                        labels[f"exported_{name}"] = labels.pop(name)
+                labels["__name__"] = sample.name
+                labels["job"] = target.job
+                labels["instance"] = target.instance
+                key = label_key(labels)
+                if key in keys:
+                    continue  # a duplicate series in one answer: the first one counts
+                keys.add(key)
+                t = _timestamp_ms(sample.timestamp, now_ms)
+                rows.append((key, t, float(sample.value)))
+                if sample.exemplar is not None:
+                    exemplar = sample.exemplar
+                    stamp = exemplar.timestamp
+                    self.exemplars.add(key, Exemplar(
+                        dict(exemplar.labels), float(exemplar.value),
+                        _timestamp_ms(stamp, now_ms) / 1000 if stamp is not None else None,
+                    ))
+        gone = self._last_keys.get(target.url, set()) - keys
+        rows.extend((key, now_ms, STALE_NAN) for key in gone)
+        self.storage.append_many(rows)
+        self._last_keys[target.url] = keys
+        return len(keys)
+
+    def _mark_failed(self, target: Target, now_ms: int) -> None:
+        gone = self._last_keys.pop(target.url, set())
+        self.storage.append_many((key, now_ms, STALE_NAN) for key in gone)
+
+    def _write_meta(self, target: Target, now_ms: int, health: TargetHealth) -> None:
+        base = {"job": target.job, "instance": target.instance}
+        for name, value in (
+            ("up", 1.0 if health.health == "up" else 0.0),
+            ("scrape_duration_seconds", health.last_duration),
+            ("scrape_samples_scraped", float(health.samples)),
+        ):
+            self.storage.append({**base, "__name__": name}, now_ms, value)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()

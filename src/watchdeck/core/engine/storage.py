@@ -1,0 +1,279 @@
+"""The in-memory time-series store of the embedded engine.
+
+Samples live per series in two compact arrays: millisecond timestamps as 32-bit offsets
+from the series' base time, and values as 64-bit floats (12 bytes a sample, plus the
+arrays' slack). Memory is bounded by retention (old samples are trimmed) and by a series
+limit (new series beyond it are refused and counted). Prometheus's staleness marker (a
+NaN with a special bit pattern) is stored like any value; readers treat it as "no value".
+
+Thread-safe: the scraper appends on the event loop while queries may run in a worker
+thread; one lock covers appends, trims and the copying-out done by :meth:`select`.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import threading
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from watchdeck.core.engine.matchers import Matcher
+
+STALE_NAN_BITS = 0x7FF0000000000002
+STALE_NAN: float = struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0]
+_STALE_BYTES = struct.pack("<d", STALE_NAN)
+_INT32_MAX = 2**31 - 1
+
+LabelKey = tuple[tuple[str, str], ...]
+
+
+def is_stale(value: float) -> bool:
+    """Whether ``value`` is Prometheus's staleness marker (not just any NaN)."""
+    return value != value and struct.pack("<d", value) == _STALE_BYTES
+
+
+def label_key(labels: Mapping[str, str]) -> LabelKey:
+    return tuple(sorted(labels.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesSamples:
+    """What :meth:`Storage.select` returns: one series' labels and samples in a window."""
+
+    labels: dict[str, str]
+    timestamps: list[int]  # milliseconds, ascending
+    values: list[float]  # may contain STALE_NAN
+
+
+class _Series:
+    __slots__ = ("labels", "key", "base", "times", "values")
+
+    def __init__(self, key: LabelKey, base: int) -> None:
+        self.key = key
+        self.labels = dict(key)
+        self.base = base
+        self.times = array("i")
+        self.values = array("d")
+
+    def last_time(self) -> int | None:
+        return self.base + self.times[-1] if self.times else None
+
+    def append(self, t: int, value: float) -> bool:
+        if self.times:
+            last = self.base + self.times[-1]
+            if t <= last:
+                return False  # out of order or duplicate: refused, as Prometheus does
+        offset = t - self.base
+        if not -_INT32_MAX <= offset <= _INT32_MAX:
+            self._widen()
+        self.times.append(t - self.base)
+        self.values.append(value)
+        return True
+
+    def _widen(self) -> None:
+        if self.times.typecode == "i":
+            self.times = array("q", self.times)
+
+    def window(self, mint: int, maxt: int) -> tuple[list[int], list[float]]:
+        base = self.base
+        times = self.times
+        lo = bisect_left(times, mint - base)
+        hi = bisect_right(times, maxt - base)
+        if lo >= hi:
+            return [], []
+        return [t + base for t in times[lo:hi]], self.values[lo:hi].tolist()
+
+    def trim_before(self, mint: int) -> None:
+        cut = bisect_left(self.times, mint - self.base)
+        if cut:
+            del self.times[:cut]
+            del self.values[:cut]
+
+    def bytes_used(self) -> int:
+        return (self.times.buffer_info()[1] * self.times.itemsize
+                + self.values.buffer_info()[1] * self.values.itemsize)
+
+
+class SeriesLimitError(Exception):
+    """The store holds its maximum number of series; a new one was refused."""
+
+
+class Storage:
+    """Series by label set, an inverted index for matching, bounded by retention/count."""
+
+    def __init__(self, retention_ms: int = 3 * 3600 * 1000, max_series: int = 200_000) -> None:
+        self.retention_ms = retention_ms
+        self.max_series = max_series
+        self.lock = threading.RLock()
+        self._series: dict[LabelKey, _Series] = {}
+        self._postings: dict[str, dict[str, set[LabelKey]]] = {}
+        self.refused_series = 0
+        self.refused_samples = 0
+        self.newest = -(2**62)
+
+    # ------------------------------------------------------------------ writing
+
+    def _get_or_create(self, key: LabelKey, t: int) -> _Series | None:
+        series = self._series.get(key)
+        if series is None:
+            if len(self._series) >= self.max_series:
+                self.refused_series += 1
+                return None
+            series = self._series[key] = _Series(key, t)
+            for name, value in key:
+                self._postings.setdefault(name, {}).setdefault(value, set()).add(key)
+        return series
+
+    def append(self, labels: Mapping[str, str], t: int, value: float) -> bool:
+        """Add one sample (``t`` in ms). False when refused (limit, out of order)."""
+        with self.lock:
+            return self._append(label_key(labels), t, value)
+
+    def append_many(self, samples: Iterable[tuple[LabelKey, int, float]]) -> int:
+        """Add samples given by label key; returns how many were refused."""
+        refused = 0
+        with self.lock:
+            for key, t, value in samples:
+                if not self._append(key, t, value):
+                    refused += 1
+        return refused
+
+    def _append(self, key: LabelKey, t: int, value: float) -> bool:
+        series = self._get_or_create(key, t)
+        if series is None:
+            return False
+        if not series.append(t, value):
+            self.refused_samples += 1
+            return False
+        if t > self.newest:
+            self.newest = t
+        return True
+
+    def last_value(self, key: LabelKey) -> tuple[int, float] | None:
+        with self.lock:
+            series = self._series.get(key)
+            if series is None or not series.times:
+                return None
+            return series.base + series.times[-1], series.values[-1]
+
+    def trim(self, now_ms: int | None = None) -> int:
+        """Drop samples older than the retention, and series left empty. Returns series
+        dropped."""
+        with self.lock:
+            now = self.newest if now_ms is None else now_ms
+            mint = now - self.retention_ms
+            dropped = 0
+            for key, series in list(self._series.items()):
+                series.trim_before(mint)
+                if not series.times:
+                    self._drop(key)
+                    dropped += 1
+            return dropped
+
+    def _drop(self, key: LabelKey) -> None:
+        del self._series[key]
+        for name, value in key:
+            values = self._postings.get(name)
+            if values is None:
+                continue
+            keys = values.get(value)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del values[value]
+            if not values:
+                del self._postings[name]
+
+    # ------------------------------------------------------------------ reading
+
+    def _matching(self, matchers: Sequence[Matcher]) -> list[_Series]:
+        candidates: set[LabelKey] | None = None
+        for matcher in matchers:
+            if matcher.op == "=" and matcher.value:
+                keys = self._postings.get(matcher.name, {}).get(matcher.value, set())
+                candidates = set(keys) if candidates is None else candidates & keys
+                if not candidates:
+                    return []
+        if candidates is None:
+            # Start from the smallest non-empty-matching label's postings when we can.
+            name_values = None
+            for matcher in matchers:
+                if not matcher.matches_empty():
+                    values = self._postings.get(matcher.name, {})
+                    keys = set()
+                    for value, value_keys in values.items():
+                        if matcher.matches(value):
+                            keys |= value_keys
+                    name_values = keys if name_values is None else name_values & keys
+            candidates = name_values if name_values is not None else set(self._series)
+        out = []
+        for key in candidates:
+            series = self._series[key]
+            labels = series.labels
+            if all(m.matches(labels.get(m.name, "")) for m in matchers):
+                out.append(series)
+        return out
+
+    def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[SeriesSamples]:
+        """Series matching all ``matchers`` with their samples in ``[mint, maxt]`` (ms,
+        both ends included). Series without samples there are left out."""
+        with self.lock:
+            out = []
+            for series in self._matching(matchers):
+                times, values = series.window(mint, maxt)
+                if times:
+                    out.append(SeriesSamples(dict(series.labels), times, values))
+            return out
+
+    def _in_range(self, series: _Series, mint: int | None, maxt: int | None) -> bool:
+        if not series.times:
+            return False
+        first = series.base + series.times[0]
+        last = series.base + series.times[-1]
+        return (maxt is None or first <= maxt) and (mint is None or last >= mint)
+
+    def series_labels(self, match_sets: Sequence[Sequence[Matcher]] | None,
+                      mint: int | None = None, maxt: int | None = None) -> list[dict[str, str]]:
+        """Label sets of series matching any of ``match_sets`` (all series when None)."""
+        with self.lock:
+            found: dict[LabelKey, _Series] = {}
+            if match_sets is None:
+                found = dict(self._series)
+            else:
+                for matchers in match_sets:
+                    for series in self._matching(matchers):
+                        found[series.key] = series
+            return [dict(s.labels) for s in found.values() if self._in_range(s, mint, maxt)]
+
+    def label_names(self, match_sets: Sequence[Sequence[Matcher]] | None = None,
+                    mint: int | None = None, maxt: int | None = None) -> list[str]:
+        names: set[str] = set()
+        for labels in self.series_labels(match_sets, mint, maxt):
+            names.update(labels)
+        return sorted(names)
+
+    def label_values(self, name: str, match_sets: Sequence[Sequence[Matcher]] | None = None,
+                     mint: int | None = None, maxt: int | None = None) -> list[str]:
+        values = {labels[name] for labels in self.series_labels(match_sets, mint, maxt)
+                  if name in labels}
+        return sorted(values)
+
+    # ------------------------------------------------------------------ stats
+
+    @property
+    def series_count(self) -> int:
+        return len(self._series)
+
+    def stats(self) -> dict[str, float]:
+        with self.lock:
+            samples = sum(len(s.times) for s in self._series.values())
+            used = sum(s.bytes_used() for s in self._series.values())
+            return {
+                "series": len(self._series),
+                "samples": samples,
+                "sample_bytes": used,
+                "bytes_per_sample": used / samples if samples else math.nan,
+            }
