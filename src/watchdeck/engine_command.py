@@ -58,7 +58,7 @@ async def _serve(args: argparse.Namespace) -> int:
 def run_engine(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_serve(args))
-    except (ValueError, DurationError) as error:
+    except (ValueError, DurationError, OSError) as error:
         print(f"watchdeck engine: {error}", file=sys.stderr)
         return 1
     except FileError as error:

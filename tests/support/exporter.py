@@ -14,6 +14,7 @@ is known exactly, whatever the scrape timing:
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from wsgiref.simple_server import WSGIServer
@@ -34,6 +35,7 @@ BUCKETS_PER_SECOND = [("0.1", 50.0), ("0.25", 80.0), ("0.5", 95.0), ("1.0", 100.
 P50, P90, P99 = 0.1, 0.25 + 0.25 * 10 / 15, 0.5 + 0.5 * 4 / 5
 QUEUE = {"a": 7.0, "b": 3.0}
 GPU_UTIL = {"0": 0.25, "1": 0.5, "2": 0.75, "3": 1.0}
+TICK = 0.2  # seconds; every per-second rate above times TICK is a whole number
 UNTRUSTED = "\x1b[31mRED\x1b[0m [bold]boom[/bold] \x1b]52;c;aGk=\x07 \u202eevil"
 
 
@@ -41,22 +43,24 @@ class KnownValues:
     """A collector whose answers follow from the time since it started."""
 
     def __init__(self) -> None:
-        self.started = time.time() - 600  # counters look 10 minutes old at the first scrape
+        # Counters look 10 minutes old at the first scrape.
+        self.started = math.floor(time.time()) - 600.0
 
     def collect(self) -> Iterator[Metric]:
-        # Each value carries the time it was computed, so rates stay exact however late
-        # the scrape is answered on a busy machine.
-        now = time.time()
-        elapsed = now - self.started
+        # Counts advance in 0.2 s ticks, so every bucket and counter is an integer (as
+        # OpenMetrics requires) and exact; each value carries the time of its tick, so
+        # rates stay exact however late a scrape is answered on a busy machine.
+        elapsed = math.floor((time.time() - self.started) / TICK) * TICK
+        now = self.started + elapsed
         requests = CounterMetricFamily("wd_requests", "Requests served.", labels=["code"])
         for code, rate in REQUEST_RATES.items():
-            requests.add_metric([code], rate * elapsed, timestamp=now)
+            requests.add_metric([code], round(rate * elapsed), timestamp=now)
         yield requests
         latency = HistogramMetricFamily("wd_request_duration_seconds", "Request latency.",
                                         labels=[])
         latency.add_metric(
-            [], [(le, per_second * elapsed) for le, per_second in BUCKETS_PER_SECOND],
-            sum_value=20.0 * elapsed, timestamp=now,
+            [], [(le, round(per_second * elapsed)) for le, per_second in BUCKETS_PER_SECOND],
+            sum_value=round(20.0 * elapsed, 6), timestamp=now,
         )
         yield latency
         queue = GaugeMetricFamily("wd_queue_length", "Queued requests.", labels=["replica"])

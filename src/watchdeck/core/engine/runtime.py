@@ -63,7 +63,8 @@ class EmbeddedEngine:
         await self.scraper.aclose()
 
     def load_openmetrics(self, path: Path) -> int:
-        """Samples of an OpenMetrics file with timestamps into the store."""
-        from watchdeck.core.engine.load import load_openmetrics
+        """Samples of an OpenMetrics file with timestamps into the store; returns how many
+        were stored (raises ``LoadError`` with the line of a bad one)."""
+        from watchdeck.core.engine.load import load_file
 
-        return load_openmetrics(self.storage, path)
+        return load_file(path, self.storage).samples
