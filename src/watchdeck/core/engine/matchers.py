@@ -11,8 +11,13 @@ OPS = ("=", "!=", "=~", "!~")
 
 @lru_cache(maxsize=1024)
 def compile_anchored(pattern: str) -> re.Pattern[str]:
-    """Prometheus anchors label regexes at both ends and lets ``.`` match newlines."""
-    return re.compile(f"(?s:{pattern})")
+    """Prometheus anchors label regexes at both ends (use with ``fullmatch``). Patterns
+    are RE2 syntax, translated for Python's ``re`` (``(?i)`` inside the anchoring group,
+    ASCII ``\\d``/``\\w``...); in Prometheus 2.42 ``.`` does not match a newline."""
+    # Imported here: the promql package imports this module.
+    from watchdeck.core.engine.promql.regex import compile_anchored as compile_re2
+
+    return compile_re2(pattern)
 
 
 @dataclass(frozen=True)
