@@ -128,6 +128,7 @@ class Scraper:
         self.clock = clock
         self.health = {t.url: TargetHealth(t) for t in self.targets}
         self._last_keys: dict[str, set[LabelKey]] = {}
+        self._cache: dict[str, dict[str, LabelKey]] = {}
         self._client: httpx.AsyncClient | None = None
         self.rounds = 0
 
@@ -193,27 +194,108 @@ class Scraper:
             raise ScrapeError(describe_connect_error(error)) from None
 
     def _ingest(self, target: Target, body: bytes, content_type: str, now_ms: int) -> int:
+        rows = self._parse_rows(target, body, content_type, now_ms)
+        keys = {key for key, _, _ in rows}
+        gone = self._last_keys.get(target.url, set()) - keys
+        rows.extend((key, now_ms, STALE_NAN) for key in gone)
+        self.storage.append_many(rows)
+        self._last_keys[target.url] = keys
+        return len(keys)
+
+    def _parse_rows(self, target: Target, body: bytes, content_type: str, now_ms: int
+                    ) -> list[tuple[LabelKey, int, float]]:
+        """(label key, ms, value) of every sample in the answer.
+
+        Like Prometheus's scrape cache: a sample line whose series text (``name{labels}``)
+        was seen before only has its value read; new lines, lines with exemplars and
+        anything odd go through prometheus_client's parser, which also rejects garbage.
+        """
+        text = body.decode("utf-8", errors="replace")
+        openmetrics = "openmetrics" in content_type
+        cache = self._cache.setdefault(target.url, {})
+        rows: list[tuple[LabelKey, int, float]] = []
+        seen: set[LabelKey] = set()
+        misses: list[str] = []
+        for line in text.split("\n"):
+            if not line or line[0] == "#":
+                continue
+            if openmetrics and " # " in line:  # exemplars: the parser must see the body
+                return self._parse_all(target, text, content_type, now_ms)
+            brace = line.rfind("}")
+            cut = brace + 1 if brace >= 0 else line.find(" ")
+            key = cache.get(line[:cut]) if cut > 0 else None
+            if key is None:
+                misses.append(line)
+                continue
+            parts = line[cut:].split()
+            try:
+                value = float(parts[0])
+                if len(parts) > 1:
+                    stamp = float(parts[1])
+                    t = int(round(stamp * 1000)) if openmetrics else int(stamp)
+                else:
+                    t = now_ms
+            except (ValueError, IndexError):
+                raise ScrapeError(f"cannot parse the answer: bad sample line {sanitize(line, 80)!r}"
+                                  ) from None
+            if key not in seen:  # a duplicate series in one answer: the first one counts
+                seen.add(key)
+                rows.append((key, t, value))
+        if misses:
+            rows += self._parse_lines(target, misses, cache, seen, openmetrics, now_ms)
+        if len(cache) > max(10_000, 4 * len(seen)):
+            cache.clear()  # series come and go: do not grow without bound
+        return rows
+
+    def _labels_key(self, target: Target, name: str, sample_labels: dict[str, str]) -> LabelKey:
+        labels = dict(sample_labels)
+        for label in ("job", "instance"):
+            if label in labels:
+                labels[f"exported_{label}"] = labels.pop(label)
+        labels["__name__"] = name
+        labels["job"] = target.job
+        labels["instance"] = target.instance
+        return label_key(labels)
+
+    def _parse_lines(self, target: Target, lines: list[str], cache: dict[str, LabelKey],
+                     seen: set[LabelKey], openmetrics: bool, now_ms: int
+                     ) -> list[tuple[LabelKey, int, float]]:
+        body = "\n".join(lines) + ("\n# EOF\n" if openmetrics else "\n")
+        samples = [sample for family in self._families(body, openmetrics) for sample in
+                   family.samples]
+        rows = []
+        for line, sample in zip(lines, samples):
+            key = self._labels_key(target, sample.name, sample.labels)
+            if len(samples) == len(lines):  # line order kept: the line's text names it
+                brace = line.rfind("}")
+                cut = brace + 1 if brace >= 0 else line.find(" ")
+                if cut > 0:
+                    cache[line[:cut]] = key
+            if key not in seen:
+                seen.add(key)
+                rows.append((key, _timestamp_ms(sample.timestamp, now_ms), float(sample.value)))
+        return rows
+
+    @staticmethod
+    def _families(body: str, openmetrics: bool):  # type: ignore[no-untyped-def]
         try:
-            families = parse_exposition(body, content_type)
+            return parse_exposition(body.encode(), "application/openmetrics-text"
+                                    if openmetrics else "text/plain")
         except (ValueError, TypeError, IndexError) as error:  # the parsers raise these
             raise ScrapeError(f"cannot parse the answer: {sanitize(str(error), 200)}") from None
-        rows: list[tuple[LabelKey, int, float]] = []
-        keys: set[LabelKey] = set()
-        for family in families:
+
+    def _parse_all(self, target: Target, text: str, content_type: str, now_ms: int
+                   ) -> list[tuple[LabelKey, int, float]]:
+        """The whole answer through the parser (OpenMetrics with exemplars)."""
+        rows = []
+        seen: set[LabelKey] = set()
+        for family in self._families(text, "openmetrics" in content_type):
             for sample in family.samples:
-                labels = dict(sample.labels)
-                for name in ("job", "instance"):
-                    if name in labels:
-                        labels[f"exported_{name}"] = labels.pop(name)
-                labels["__name__"] = sample.name
-                labels["job"] = target.job
-                labels["instance"] = target.instance
-                key = label_key(labels)
-                if key in keys:
-                    continue  # a duplicate series in one answer: the first one counts
-                keys.add(key)
-                t = _timestamp_ms(sample.timestamp, now_ms)
-                rows.append((key, t, float(sample.value)))
+                key = self._labels_key(target, sample.name, sample.labels)
+                if key in seen:
+                    continue
+                seen.add(key)
+                rows.append((key, _timestamp_ms(sample.timestamp, now_ms), float(sample.value)))
                 if sample.exemplar is not None:
                     exemplar = sample.exemplar
                     stamp = exemplar.timestamp
@@ -221,11 +303,7 @@ class Scraper:
                         dict(exemplar.labels), float(exemplar.value),
                         _timestamp_ms(stamp, now_ms) / 1000 if stamp is not None else None,
                     ))
-        gone = self._last_keys.get(target.url, set()) - keys
-        rows.extend((key, now_ms, STALE_NAN) for key in gone)
-        self.storage.append_many(rows)
-        self._last_keys[target.url] = keys
-        return len(keys)
+        return rows
 
     def _mark_failed(self, target: Target, now_ms: int) -> None:
         gone = self._last_keys.pop(target.url, set())
