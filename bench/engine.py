@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support.backfill import BackfilledPrometheus, backfill  # noqa: E402
 from tests.support.net import free_port, wait_http  # noqa: E402
 from tests.support.openmetrics_data import START_S, generate_bench  # noqa: E402
+
 from watchdeck.core.engine.load import load_text  # noqa: E402
 from watchdeck.core.engine.promql import Evaluator  # noqa: E402
 from watchdeck.core.engine.scrape import Scraper, Target  # noqa: E402

@@ -137,3 +137,11 @@ def test_time_labels_are_distinct_and_in_range(span: float, width: int) -> None:
     labels = [label for _, label in ticks]
     assert labels and len(set(labels)) == len(labels)
     assert all(1_700_000_000 <= t <= 1_700_000_000 + span for t, _ in ticks)
+
+
+def test_a_flat_zero_series_has_no_negative_axis() -> None:
+    from watchdeck.ui.charts.axes import value_range
+
+    assert value_range(0.0, 0.0) == (0.0, 1.0)
+    assert value_range(5.0, 5.0) == (4.5, 5.5)
+    assert value_range(-2.0, -2.0)[0] < -2.0

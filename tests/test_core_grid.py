@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from watchdeck.core.grid import MIN_FR_HEIGHT, Arrangement, Cell, arrange, neighbour
+from watchdeck.core.grid import (
+    MIN_FR_HEIGHT,
+    MIN_PANEL_WIDTH,
+    Arrangement,
+    Cell,
+    arrange,
+    neighbour,
+)
 
 
 def check_invariants(arrangement: Arrangement, count: int) -> None:
@@ -57,7 +64,7 @@ def test_band_height_is_the_tallest_panel() -> None:
 
 def test_narrow_terminal_reflows_to_fewer_panels_per_band() -> None:
     # four quarter-width panels: at 80 columns a quarter is 20 cells, below the minimum
-    # readable width (32), so they go two per band
+    # readable width (MIN_PANEL_WIDTH), so they go two per band
     panels = [(3, 7)] * 4
     wide = arrange(panels, columns=12, width=200, height=40)
     assert len(set(c.band for c in wide.cells)) == 1
@@ -65,7 +72,7 @@ def test_narrow_terminal_reflows_to_fewer_panels_per_band() -> None:
     check_invariants(narrow, 4)
     assert [c.band for c in narrow.cells] == [0, 0, 1, 1]
     for cell in narrow.cells:
-        assert cell.span * 80 / 12 >= 32
+        assert cell.span * 80 / 12 >= MIN_PANEL_WIDTH
 
 
 def test_very_narrow_terminal_stacks_every_panel() -> None:

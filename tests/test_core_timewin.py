@@ -252,3 +252,12 @@ def test_windows_are_immutable_values() -> None:
         window.range = 5  # type: ignore[misc]
     assert TimeWindow(3600, None) == TimeWindow(3600)
     assert hash(TimeWindow(3600, NOW)) == hash(TimeWindow(3600, NOW))
+
+
+def test_aligning_to_the_scrape_interval_keeps_the_newest_point_fresh() -> None:
+    step, scrape = 90.0, 15.0
+    start, end = aligned_range(NOW - 1800, NOW + 40, step, align=scrape)
+    assert end % scrape == 0 and NOW + 40 - end < scrape
+    assert (end - start) % step == 0 and end - start >= 1800
+    # Polls within one scrape interval ask for the same points.
+    assert aligned_range(NOW - 1800 + 1, NOW + 41, step, align=scrape) == (start, end)

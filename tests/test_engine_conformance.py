@@ -268,3 +268,61 @@ def test_outside_the_subset_is_refused(setup, query):
         parse(query)
     assert caught.value.error_type == "bad_data"
     assert str(caught.value).startswith("not supported by the embedded engine: ")
+
+
+@pytest.fixture(scope="module")
+def engine_over_http(setup, tmp_path_factory):
+    """The same data through ``watchdeck engine --load`` and its HTTP API."""
+    import subprocess
+    import sys
+
+    from tests.support.net import LOOPBACK, free_port, wait_http
+
+    dataset, _, _ = setup
+    data = tmp_path_factory.mktemp("engine-http") / "data.om"
+    data.write_text(dataset.text)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "watchdeck", "engine", "--listen", f"{LOOPBACK}:{port}",
+         "--load", str(data), "--retention", "36500d"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_http(f"http://{LOOPBACK}:{port}/-/ready", timeout=120)
+        yield f"http://{LOOPBACK}:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _http(base: str, path: str, params: dict[str, str]) -> dict:
+    import json
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    url = f"{base}/api/v1/{path}?" + urllib.parse.urlencode(params)
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - loopback
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return json.loads(error.read())
+
+
+def test_same_answers_through_watchdeck_engine_over_http(setup, engine_over_http):
+    """Every conformance query through the HTTP API, at four times and one range."""
+    dataset, prometheus, _ = setup
+    problems = []
+    times = _instant_times(dataset)[::5]
+    start, end, step = _ranges(dataset)[1]
+    for query in QUERIES:
+        for t in times:
+            expected = prometheus.query(query, t)
+            actual = _http(engine_over_http, "query", {"query": query, "time": f"{t / 1000}"})
+            problems += [f"{query} @{t}: {p}" for p in compare_envelopes(expected, actual)]
+        expected = prometheus.query_range(query, start, end, step)
+        actual = _http(engine_over_http, "query_range",
+                       {"query": query, "start": f"{start / 1000}", "end": f"{end / 1000}",
+                        "step": f"{step / 1000}"})
+        problems += [f"{query} range: {p}"
+                     for p in compare_envelopes(expected, actual, ordered=True)]
+    assert not problems, "\n".join(problems[:20])

@@ -102,7 +102,8 @@ async def test_plain_http_get_and_errors(served: tuple[EmbeddedEngine, str]) -> 
     assert status == 400 and "match[]" in body["error"]
     status, body = await asyncio.to_thread(
         get, f"{url}/api/v1/query_range?query=up&start=10&end=5&step=1")
-    assert status == 400 and body["error"] == "end timestamp must not be before start time"
+    assert status == 400
+    assert body["error"] == 'invalid parameter "end": end timestamp must not be before start time'
     status, body = await asyncio.to_thread(get, f"{url}/api/v1/alerts")
     assert status == 200 and body["data"] == {"alerts": []}
 

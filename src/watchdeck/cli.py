@@ -16,7 +16,9 @@ from pathlib import Path
 from watchdeck import __version__
 
 START_HELP = """\
-watchdeck needs something to watch. Either:
+watchdeck needs something to watch. Try the demo fleet first:
+  watchdeck demo
+or watch your own:
   watchdeck --prometheus http://localhost:9090     (no config needed)
   watchdeck --scrape http://localhost:8000/metrics (scrapes it itself)
   watchdeck -c config.yaml                         (see README: "Config file")
@@ -63,6 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot.add_argument("--wait", type=float, default=15.0, metavar="SECONDS",
                           help="longest wait for panel data (default 15)")
     snapshot.add_argument("--out", type=Path, required=True, metavar="FILE.svg|FILE.txt")
+
+    demo = commands.add_parser(
+        "demo", help="a synthetic LLM-serving fleet and the console on it, offline")
+    demo.add_argument("--layout", metavar="NAME", default=argparse.SUPPRESS)
+    demo.add_argument("--theme", metavar="NAME", default=argparse.SUPPRESS)
+    demo.add_argument("--layouts", metavar="DIR", type=Path, action="append",
+                      default=argparse.SUPPRESS, help="extra layout directory (repeatable)")
+    from watchdeck.demo_command import add_demo_arguments
+
+    add_demo_arguments(demo)
 
     engine = commands.add_parser(
         "engine", help="the embedded engine served over Prometheus's HTTP API")
@@ -134,6 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from watchdeck.engine_command import run_engine
 
         return run_engine(args)
+    if args.command == "demo":
+        from watchdeck.demo_command import run_demo
+
+        return run_demo(args, list(args.layouts or []))
     from watchdeck.core.config.files import FlagError
     from watchdeck.core.config.loader import FileError
     from watchdeck.core.paths import default_config_path

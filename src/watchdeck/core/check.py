@@ -125,9 +125,7 @@ async def _warm_up_engines(sources: dict[str, Source], out: Callable[[str], None
             continue
         discover = getattr(source, "discover", None)
         if discover is not None:
-            from watchdeck.core.engine.scrape import Target
-
-            engine.scraper.set_targets([Target(url) for url in await discover()])
+            engine.scraper.set_targets(await discover())
         for round_number in range(2):
             if round_number:
                 await asyncio.sleep(1.0)

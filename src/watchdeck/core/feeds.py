@@ -28,6 +28,7 @@ class FeedKey:
     range: float = 3600.0
     step: float = 60.0
     end: float | None = None  # None: the window ends now (live)
+    align: float = 0.0  # the end snaps to multiples of this (0: of the step)
 
     @property
     def live(self) -> bool:
@@ -80,6 +81,6 @@ async def fetch_metrics(source: MetricsSource, key: FeedKey, now: float
     if key.instant:
         result = await source.query(key.expr, at=key.end)
         return result, (end - key.range, end)
-    start, aligned_end = aligned_range(end - key.range, end, key.step)
+    start, aligned_end = aligned_range(end - key.range, end, key.step, key.align or None)
     result = await source.query_range(key.expr, start, aligned_end, key.step)
     return result, (end - key.range, end)

@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 
-MIN_PANEL_WIDTH = 32
+MIN_PANEL_WIDTH = 30
 MIN_FR_HEIGHT = 6
 _FR = re.compile(r"^(\d+(?:\.\d+)?)fr$")
 

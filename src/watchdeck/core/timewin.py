@@ -38,9 +38,16 @@ def choose_step(range_seconds: float, columns: int, min_step: float = 1.0) -> fl
     return float(math.ceil(wanted / 86400) * 86400)
 
 
-def aligned_range(start: float, end: float, step: float) -> tuple[float, float]:
-    """Snap a range to multiples of ``step`` so successive polls ask for the same points."""
-    aligned_end = math.floor(end / step) * step
+def aligned_range(start: float, end: float, step: float, align: float | None = None
+                  ) -> tuple[float, float]:
+    """Snap a range's end to a multiple of ``align`` (default: the step) and its start to
+    whole steps before it, so successive polls ask for the same points.
+
+    Aligning to the scrape interval rather than a long step keeps the newest point at
+    most one scrape old: the points move only when there can be new data.
+    """
+    align = step if align is None or align <= 0 else min(align, step)
+    aligned_end = math.floor(end / align) * align
     points = math.ceil((end - start) / step)
     return aligned_end - points * step, aligned_end
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TextIO
 
 from watchdeck.demo.config import INCIDENT_KINDS, FleetConfig
-from watchdeck.demo.fleet import Fleet
 
 
 def add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +44,8 @@ def config_from_arguments(args: argparse.Namespace) -> FleetConfig:
 
 async def serve_fleet(config: FleetConfig, out: TextIO = sys.stdout) -> None:
     """Start the fleet, say where it is, run until SIGINT or SIGTERM, stop cleanly."""
+    from watchdeck.demo.fleet import Fleet
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     handled = []

@@ -128,13 +128,18 @@ class EngineAPI:
         return handle
 
     async def query(self, request: web.Request, params: dict[str, list[str]]) -> Any:
-        from watchdeck.core.engine.promql import to_api_data
+        from watchdeck.core.engine.promql import PromQLError, to_api_data
 
         expr = self.one(params, "query")
         at = self.one(params, "time", required=False)
         t = parse_time(at, "time") if at else self.engine.clock()
-        result = await asyncio.to_thread(self.engine.evaluator.instant, expr,
-                                         int(round(t * 1000)))
+        try:
+            result = await asyncio.to_thread(self.engine.evaluator.instant, expr,
+                                             int(round(t * 1000)))
+        except PromQLError as error:
+            if error.error_type == "bad_data":  # Prometheus words it as a bad parameter here
+                raise APIError("bad_data", f'invalid parameter "query": {error}') from None
+            raise
         return to_api_data(result)
 
     async def query_range(self, request: web.Request, params: dict[str, list[str]]) -> Any:
@@ -144,15 +149,9 @@ class EngineAPI:
         start = parse_time(self.one(params, "start") or "", "start")
         end = parse_time(self.one(params, "end") or "", "end")
         step = parse_step(self.one(params, "step") or "")
-        if end < start:
-            raise APIError("bad_data", "end timestamp must not be before start time")
-        if step <= 0 or not math.isfinite(step):
-            raise APIError("bad_data", "zero or negative query resolution step widths are not "
-                                       "accepted. Try a positive integer")
-        if (end - start) / step > 11000:
-            raise APIError("bad_data", "exceeded maximum resolution of 11,000 points per "
-                                       "timeseries. Try decreasing the query resolution "
-                                       "(?step=XX)")
+        if not math.isfinite(step):
+            raise APIError("bad_data", 'invalid parameter "step": not a finite duration')
+        # The evaluator checks end >= start, step > 0 and 11,000 points, in Prometheus's words.
         result = await asyncio.to_thread(self.engine.evaluator.range, expr,
                                          int(round(start * 1000)), int(round(end * 1000)),
                                          int(round(step * 1000)))

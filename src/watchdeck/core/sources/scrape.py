@@ -39,10 +39,12 @@ class ScrapeSource:
 
     def __init__(self, name: str, config: ScrapeSourceConfig, base_dir: Path,
                  engine: EmbeddedEngine | None = None,
-                 discover: Callable[[], Awaitable[list[str]]] | None = None) -> None:
+                 discover: Callable[[], Awaitable[list[Target]]] | None = None,
+                 on_close: Callable[[], Awaitable[None]] | None = None) -> None:
         self.name = name
         self.config = config
         self.discover = discover
+        self.on_close = on_close
         if engine is None:
             targets = [Target(url, job=config.job) for url in read_targets(config, base_dir)]
             engine = EmbeddedEngine(
@@ -61,8 +63,7 @@ class ScrapeSource:
     async def start(self) -> None:
         """Start scraping (after asking ``discover`` for targets, when given)."""
         if self.discover is not None:
-            urls = await self.discover()
-            self.engine.scraper.set_targets([Target(url, job=self.config.job) for url in urls])
+            self.engine.scraper.set_targets(await self.discover())
         self.engine.start()
 
     async def _evaluate(self, call, *args):  # type: ignore[no-untyped-def]
@@ -126,3 +127,5 @@ class ScrapeSource:
 
     async def aclose(self) -> None:
         await self.engine.stop()
+        if self.on_close is not None:
+            await self.on_close()

@@ -40,7 +40,10 @@ def value_range(
         lo, hi = hi, lo
     if hi == lo:
         pad = abs(lo) * 0.1 or 1.0
-        lo, hi = (lo - pad if fixed_lo is None else lo), (hi + pad if fixed_hi is None else hi)
+        new_lo = lo - pad if fixed_lo is None else lo
+        if lo >= 0 and new_lo < 0:
+            new_lo = 0.0  # a flat non-negative series (a queue at 0) gets no negative axis
+        lo, hi = new_lo, (hi + pad if fixed_hi is None else hi)
         if hi == lo:
             hi = lo + 1.0
     return lo, hi

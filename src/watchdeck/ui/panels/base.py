@@ -131,7 +131,8 @@ class Panel(Vertical, can_focus=True):
             expr = substitute(query.expr, ctx.variables, ctx.states, builtins)
             instant = self.DEFAULT_INSTANT if query.instant is None else query.instant
             keys.append(FeedKey(source, expr, instant, window.range,
-                                0.0 if instant else step, window.end))
+                                0.0 if instant else step, window.end,
+                                0.0 if instant else min(step, scrape)))
         return keys
 
     def update_requests(self) -> None:

@@ -1,0 +1,86 @@
+"""``watchdeck demo``: the synthetic fleet, the embedded engine on it, and the console.
+
+One command, offline: the fleet's endpoints listen on loopback ports, the engine scrapes
+them and evaluates the fleet's alerting rules, and the console opens on llm-overview.
+Quitting stops all of it (no process, no open port left behind). ``--fleet-only`` runs the
+fleet alone, for a real Prometheus to scrape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from pathlib import Path
+
+DEMO_SCRAPE_INTERVAL = "2s"
+
+
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    from watchdeck.demo.cli import add_fleet_arguments
+
+    add_fleet_arguments(parser)
+    parser.add_argument("--fleet-only", action="store_true",
+                        help="run the fleet alone and print its /metrics URLs")
+
+
+def _log_path(args: argparse.Namespace) -> Path:
+    if args.log_file is not None:
+        return Path(args.log_file)
+    from platformdirs import user_cache_dir
+
+    directory = Path(user_cache_dir("watchdeck", appauthor=False)) / "demo"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / "requests.jsonl"
+
+
+def run_demo(args: argparse.Namespace, layouts: list[Path]) -> int:
+    from dataclasses import replace
+
+    from watchdeck.demo import Fleet
+    from watchdeck.demo.cli import config_from_arguments, serve_fleet
+
+    fleet_config = replace(config_from_arguments(args), log_path=_log_path(args))
+    if args.fleet_only:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve_fleet(fleet_config))
+        return 0
+
+    from watchdeck.core.config.files import LoadedConfig
+    from watchdeck.core.config.models import Config
+    from watchdeck.core.config.types import convert
+    from watchdeck.core.engine.scrape import Target
+    from watchdeck.core.layouts import LayoutCatalog
+    from watchdeck.core.paths import shipped_layouts_dir
+    from watchdeck.core.sources.scrape import ScrapeSource
+
+    fleet = Fleet(fleet_config)
+    config = convert(Config, {
+        "sources": {"demo": {"type": "scrape", "interval": DEMO_SCRAPE_INTERVAL,
+                             "rules": [str(fleet.rules_path)], "job": "demo"}},
+        "roles": {"metrics": "demo"},
+        "default_layout": "llm-overview",
+    })
+    loaded = LoadedConfig(config=config, base_dir=Path.cwd())
+
+    async def discover() -> list[Target]:
+        await fleet.start()
+        return [Target(target.url, job=target.kind) for target in fleet.described_targets]
+
+    source = ScrapeSource("demo", config.sources["demo"], Path.cwd(),  # type: ignore[arg-type]
+                          discover=discover, on_close=fleet.stop)
+    catalog = LayoutCatalog([shipped_layouts_dir(), *layouts], loaded.known_source_names(),
+                            builtin_directory=shipped_layouts_dir())
+    catalog.load()
+
+    from watchdeck.cli import _forget_stale_terminal_size
+    from watchdeck.ui.app import WatchdeckApp
+
+    _forget_stale_terminal_size()
+    app = WatchdeckApp(loaded, catalog, layout=args.layout, theme=args.theme,
+                       sources={"demo": source})
+    app.run()
+    if app.return_code:
+        print("watchdeck demo ended with an error", file=sys.stderr)
+    return app.return_code or 0
