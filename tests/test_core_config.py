@@ -112,14 +112,15 @@ def test_role_that_the_source_cannot_serve(tmp_path: Path) -> None:
     path = write(tmp_path, """\
         sources:
           prom: {type: prometheus, url: "http://p:9090"}
+          am: {type: alertmanager, url: "http://am:9093"}
         roles:
-          metrics: prom
+          metrics: am
           alerts: prom
         """)
     issue = only_issue(path)
     assert issue.line == 5
-    assert issue.key == "roles.alerts"
-    assert "alerts" in issue.message
+    assert issue.key == "roles.metrics"
+    assert "alertmanager source" in issue.message and "metrics" in issue.message
 
 
 def test_unknown_role(tmp_path: Path) -> None:
@@ -139,7 +140,8 @@ def test_roles_default_to_the_first_fitting_source() -> None:
         "b": {"type": "prometheus", "url": "http://b"},
     }})
     assert resolve_source(config, "metrics") == "a"
-    assert resolve_source(config, "alerts") is None  # nothing fits
+    assert resolve_source(config, "alerts") == "a"  # Prometheus's rule alerts
+    assert resolve_source(config, "logs") is None  # nothing fits
     assert resolve_source(config, "b") == "b"
     assert resolve_source(config, "nope") is None
     chosen = convert(Config, {**to_data(config), "roles": {"metrics": "b"}})

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, replace
+from typing import Any
 
+from watchdeck.core.alerts import Alert, Silence
 from watchdeck.core.errors import SourceError
 from watchdeck.core.model import QueryResult
 from watchdeck.core.sources.base import MetricsSource
@@ -25,6 +27,7 @@ class FeedKey:
     source: str
     expr: str
     instant: bool = False
+    kind: str = "metrics"  # metrics | alerts | silences
     range: float = 3600.0
     step: float = 60.0
     end: float | None = None  # None: the window ends now (live)
@@ -40,7 +43,7 @@ class FeedSnapshot:
     """Everything a panel needs to draw a feed's state."""
 
     key: FeedKey
-    result: QueryResult | None = None
+    result: Any = None  # QueryResult, AlertList or SilenceList, by the key's kind
     fetched_at: float | None = None
     window: tuple[float, float] | None = None  # the start/end the result covers
     error: str | None = None
@@ -53,7 +56,7 @@ class FeedSnapshot:
     def loading(self) -> bool:
         return self.result is None and self.error is None
 
-    def succeeded(self, result: QueryResult, now: float, window: tuple[float, float]
+    def succeeded(self, result: Any, now: float, window: tuple[float, float]
                   ) -> FeedSnapshot:
         return replace(self, result=result, fetched_at=now, window=window, error=None,
                        error_kind=None, error_at=None, failures=0, next_retry_at=None)
@@ -72,6 +75,56 @@ def backoff_delay(failures: int, base: float, cap: float = MAX_BACKOFF,
     delay = min(cap, base * 2 ** min(failures - 1, 64))
     jitter = (rand or random).uniform(0.8, 1.2)
     return min(cap * 1.2, delay * jitter)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertList:
+    """An alerts feed's answer."""
+
+    alerts: tuple[Alert, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.alerts
+
+    def same_data(self, other: object) -> bool:
+        return isinstance(other, AlertList) and other.alerts == self.alerts
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceList:
+    """A silences feed's answer."""
+
+    silences: tuple[Silence, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.silences
+
+    def same_data(self, other: object) -> bool:
+        return isinstance(other, SilenceList) and other.silences == self.silences
+
+
+async def fetch(source: object, key: FeedKey, now: float) -> tuple[object, tuple[float, float]]:
+    """Run ``key`` against ``source``; raises SourceError when the source cannot."""
+    window = ((key.end or now) - key.range, key.end or now)
+    if key.kind == "alerts":
+        alerts = getattr(source, "alerts", None)
+        if alerts is None:
+            raise SourceError(f"source '{key.source}' has no alerts")
+        found = await alerts()
+        return AlertList(tuple(sorted(found, key=lambda a: a.key))), window
+    if key.kind == "silences":
+        silences = getattr(source, "silences", None)
+        if silences is None:
+            raise SourceError(f"source '{key.source}' has no silences (not an Alertmanager)")
+        found = await silences()
+        return SilenceList(tuple(sorted(found, key=lambda s: s.id))), window
+    if not isinstance(source, MetricsSource):
+        raise SourceError(f"source '{key.source}' does not answer PromQL")
+    return await fetch_metrics(source, key, now)
 
 
 async def fetch_metrics(source: MetricsSource, key: FeedKey, now: float

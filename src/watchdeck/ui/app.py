@@ -23,7 +23,7 @@ from watchdeck.core.timewin import TimeWindow
 from watchdeck.ui.bindings import bindings_for
 from watchdeck.ui.context import DashboardContext
 from watchdeck.ui.hub import HealthChanged, Hub
-from watchdeck.ui.panels.base import LOADING
+from watchdeck.ui.panels.base import LOADING, NO_DATA
 from watchdeck.ui.screens.dashboard import DashboardScreen
 from watchdeck.ui.screens.help import HelpScreen
 from watchdeck.ui.screens.variables import ChooseVariable, PickValues
@@ -319,7 +319,10 @@ class WatchdeckApp(App[int]):
         if request is None or dashboard is None or not dashboard.is_mounted:
             return
         waited = time.monotonic() - self._snapshot_started
-        pending = [p for p in dashboard.panels if p.is_on_screen and p.state == LOADING]
+        # "No data" may only mean a young source (the embedded engine's first scrapes):
+        # worth waiting for too, up to the limit.
+        pending = [p for p in dashboard.panels
+                   if p.wants_data() and p.spec.queries and p.state in (LOADING, NO_DATA)]
         if pending and waited < request.wait:
             return
         self.snapshot_request = None

@@ -22,9 +22,9 @@ from textual.message import Message
 from textual.worker import Worker
 
 from watchdeck.core.errors import SourceError
-from watchdeck.core.feeds import FeedKey, FeedSnapshot, backoff_delay, fetch_metrics
+from watchdeck.core.feeds import FeedKey, FeedSnapshot, backoff_delay, fetch
 from watchdeck.core.model import SourceHealth
-from watchdeck.core.sources.base import MetricsSource, Source
+from watchdeck.core.sources.base import Source
 
 log = logging.getLogger(__name__)
 
@@ -192,9 +192,7 @@ class Hub:
         try:
             if source is None:
                 raise SourceError(f"no source named '{key.source}' is configured")
-            if not isinstance(source, MetricsSource):
-                raise SourceError(f"source '{key.source}' does not answer PromQL")
-            result, window = await fetch_metrics(source, key, now)
+            result, window = await fetch(source, key, now)
         except asyncio.CancelledError:
             raise
         except SourceError as error:

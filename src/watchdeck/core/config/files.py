@@ -37,9 +37,11 @@ def resolve_source(config: Config, name: str) -> str | None:
         chosen = config.roles.get(name)  # type: ignore[call-overload]
         if chosen is not None:
             return chosen
-        for source_name, source in config.sources.items():
-            if source.type in SOURCE_ROLE_TYPES[name]:
-                return source_name
+        # By preference of type (Alertmanager before Prometheus for alerts), then in order.
+        for kind in SOURCE_ROLE_TYPES[name]:
+            for source_name, source in config.sources.items():
+                if source.type == kind:
+                    return source_name
         return None
     return name if name in config.sources else None
 

@@ -108,6 +108,10 @@ class PrometheusSourceConfig(HTTPSourceConfig, tag="prometheus"):
     ] = 15.0  # type: ignore[assignment]
 
 
+class AlertmanagerSourceConfig(HTTPSourceConfig, tag="alertmanager"):
+    """Alertmanager API v2 (also Mimir's, under /alertmanager)."""
+
+
 class ScrapeSourceConfig(SourceBase, tag="scrape"):
     """The embedded engine: scrapes /metrics endpoints itself, answers PromQL."""
 
@@ -141,11 +145,11 @@ class ScrapeSourceConfig(SourceBase, tag="scrape"):
             raise field_errors(problems)
 
 
-SourceConfig = Union[PrometheusSourceConfig, ScrapeSourceConfig]
-SOURCE_TYPES = ("prometheus", "scrape")
+SourceConfig = Union[PrometheusSourceConfig, ScrapeSourceConfig, AlertmanagerSourceConfig]
+SOURCE_TYPES = ("prometheus", "scrape", "alertmanager")
 SOURCE_ROLE_TYPES: dict[str, tuple[str, ...]] = {
     "metrics": ("prometheus", "scrape"),
-    "alerts": (),
+    "alerts": ("alertmanager", "prometheus", "scrape"),
     "logs": (),
     "traces": (),
 }

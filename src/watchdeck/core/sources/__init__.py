@@ -17,6 +17,10 @@ def build_source(name: str, config: object, base_dir: Path) -> Source:
         from watchdeck.core.sources.prometheus import PrometheusSource
 
         return PrometheusSource(name, config, base_dir)  # type: ignore[arg-type]
+    if kind == "alertmanager":
+        from watchdeck.core.sources.alertmanager import AlertmanagerSource
+
+        return AlertmanagerSource(name, config, base_dir)  # type: ignore[arg-type]
     if kind == "scrape":
         from watchdeck.core.sources.scrape import ScrapeSource
 

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from watchdeck.core.alerts import Alert, alerts_from_rules
 from watchdeck.core.config.models import PrometheusSourceConfig
 from watchdeck.core.errors import BadResponseError, QueryError
 from watchdeck.core.model import QueryResult, Series
@@ -228,6 +229,15 @@ class PrometheusSource:
         if not isinstance(data, dict):
             raise BadResponseError("buildinfo answer is not an object", source=self.name)
         return {str(k): sanitize(v) for k, v in data.items()}
+
+    async def alerts(self) -> list[Alert]:
+        """Pending and firing alerts of Prometheus's rules, with each rule's expression."""
+        data = await self._api("GET", "rules", params={"type": "alert"})
+        try:
+            return alerts_from_rules(data, self.name, "prometheus")
+        except (ValueError, TypeError, AttributeError) as error:
+            raise BadResponseError(f"malformed rules answer: {sanitize(str(error), 120)}",
+                                   source=self.name) from None
 
     def _strings(self, data: Any) -> list[str]:
         if data is None:

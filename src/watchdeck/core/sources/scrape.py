@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from watchdeck import __version__
+from watchdeck.core.alerts import Alert, alerts_from_rules
 from watchdeck.core.config.models import ScrapeSourceConfig
 from watchdeck.core.engine.matchers import Matcher
 from watchdeck.core.engine.runtime import EmbeddedEngine
@@ -118,6 +119,10 @@ class ScrapeSource:
 
     async def buildinfo(self) -> dict[str, str]:
         return {"version": f"watchdeck-engine {__version__}", "branch": "embedded"}
+
+    async def alerts(self) -> list[Alert]:
+        """Pending and firing alerts of the engine's rule files."""
+        return alerts_from_rules(self.engine.rules.api_rules("alert"), self.name, "engine")
 
     def targets_summary(self) -> tuple[int, int, list[str]]:
         """(targets up, targets in all, "instance: reason" for each one down)."""

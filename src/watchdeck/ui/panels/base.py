@@ -130,9 +130,9 @@ class Panel(Vertical, can_focus=True):
         for query in self.spec.queries:
             expr = substitute(query.expr, ctx.variables, ctx.states, builtins)
             instant = self.DEFAULT_INSTANT if query.instant is None else query.instant
-            keys.append(FeedKey(source, expr, instant, window.range,
-                                0.0 if instant else step, window.end,
-                                0.0 if instant else min(step, scrape)))
+            keys.append(FeedKey(source=source, expr=expr, instant=instant, range=window.range,
+                                step=0.0 if instant else step, end=window.end,
+                                align=0.0 if instant else min(step, scrape)))
         return keys
 
     def update_requests(self) -> None:
