@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from watchdeck.core.durations import DurationError, format_duration, parse_duration
+from watchdeck.core.durations import DurationError, format_age, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -113,3 +113,11 @@ def test_parse_then_format_round_trips(text: str) -> None:
 def test_units_must_decrease_as_prometheus_requires(text: str) -> None:
     with pytest.raises(DurationError):
         parse_duration(text)
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (-3, "0s"), (0.4, "0s"), (4.20229, "4s"), (59.6, "1m"), (192, "3m12s"), (3600, "1h"),
+    (7530, "2h5m"), (7535.9, "2h5m"), (86400 * 3 + 3600 * 4 + 59, "3d4h"),
+])
+def test_ages_are_whole_and_two_units_at_most(seconds: float, text: str) -> None:
+    assert format_age(seconds) == text

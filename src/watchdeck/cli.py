@@ -37,6 +37,8 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="extra layout directory (repeatable)")
     parser.add_argument("--prometheus", metavar="URL", default=default,
                         help="use this Prometheus (no config needed)")
+    parser.add_argument("--alertmanager", metavar="URL", default=default,
+                        help="use this Alertmanager for alerts and silences")
     parser.add_argument("--scrape", metavar="URL", action="append",
                         default=argparse.SUPPRESS if suppress else [],
                         help="scrape this /metrics endpoint with the embedded engine "
@@ -107,7 +109,8 @@ def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         loaded = load_config(args.config)
     elif default_config_path().is_file():
         loaded = load_config(default_config_path())
-    loaded = config_from_flags(loaded, prometheus=args.prometheus, scrape=args.scrape)
+    loaded = config_from_flags(loaded, prometheus=args.prometheus, scrape=args.scrape,
+                               alertmanager=args.alertmanager)
     directories = [shipped_layouts_dir()]
     if loaded is not None:
         directories += [expand(d, loaded.base_dir) for d in loaded.config.layouts]

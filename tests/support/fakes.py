@@ -95,6 +95,12 @@ class SyntheticSource:
         self._check()
         return [self._labels(i) for i in range(self.series_per_query)]
 
+    alerts_list: list = field(default_factory=list)
+
+    async def alerts(self) -> list:  # type: ignore[type-arg]
+        self._check()
+        return list(self.alerts_list)
+
     async def buildinfo(self) -> dict[str, str]:
         self._check()
         return {"version": "synthetic"}

@@ -9,6 +9,7 @@ from watchdeck.core.config.files import LoadedConfig
 from watchdeck.core.config.models import Config
 from watchdeck.core.config.types import convert
 from watchdeck.core.layouts import LayoutCatalog
+from watchdeck.core.sources import build_source
 from watchdeck.ui.app import WatchdeckApp
 
 SYNTHETIC_LAYOUTS = Path(__file__).resolve().parent.parent / "data" / "synthetic"
@@ -32,6 +33,10 @@ def synthetic_app(
     catalog.load()
     source = source or SyntheticSource()
     clock = clock or Clock()
-    app = WatchdeckApp(loaded, catalog, sources={"prom": source}, clock=clock,
+    sources: dict[str, object] = {"prom": source}
+    for name, settings in loaded.config.sources.items():  # real clients for the others
+        if name != "prom":
+            sources[name] = build_source(name, settings, layouts)
+    app = WatchdeckApp(loaded, catalog, sources=sources, clock=clock,  # type: ignore[arg-type]
                        **kwargs)  # type: ignore[arg-type]
     return app, source, clock

@@ -72,3 +72,17 @@ def format_duration(seconds: float) -> str:
             count, remaining = divmod(remaining, size)
             parts.append(f"{count}{unit}")
     return "".join(parts)
+
+
+def format_age(seconds: float) -> str:
+    """A human age to two units at most: ``42s``, ``3m12s``, ``2h5m``, ``3d4h``."""
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    for unit, size, smaller, small_size in (("d", 86400, "h", 3600), ("h", 3600, "m", 60),
+                                            ("m", 60, "s", 1)):
+        if whole >= size:
+            count, rest = divmod(whole, size)
+            rest //= small_size
+            return f"{count}{unit}{rest}{smaller}" if rest else f"{count}{unit}"
+    return f"{whole}s"  # pragma: no cover - unreachable

@@ -8,21 +8,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import BindingType
 from textual.screen import Screen
 
+from watchdeck.core.alertlinks import best_layout, variables_for
+from watchdeck.core.alerts import Alert, LabelMatcher, Silence
 from watchdeck.core.config.files import LoadedConfig
+from watchdeck.core.errors import SourceError
+from watchdeck.core.feeds import AlertList, FeedKey
 from watchdeck.core.keys import KEYS, display_keys
 from watchdeck.core.layouts import CatalogChanges, LayoutCatalog
 from watchdeck.core.paths import shipped_themes_dir, user_themes_dir
+from watchdeck.core.safe import sanitize
 from watchdeck.core.sources import build_sources
 from watchdeck.core.sources.base import Source
 from watchdeck.core.templating import VariableState
 from watchdeck.core.timewin import TimeWindow
 from watchdeck.ui.bindings import bindings_for
 from watchdeck.ui.context import DashboardContext
-from watchdeck.ui.hub import HealthChanged, Hub
+from watchdeck.ui.hub import FeedUpdated, HealthChanged, Hub
+from watchdeck.ui.panels.alerts import AlertAction, severity_counts
 from watchdeck.ui.panels.base import LOADING, NO_DATA
 from watchdeck.ui.screens.dashboard import DashboardScreen
 from watchdeck.ui.screens.help import HelpScreen
@@ -75,6 +82,9 @@ class WatchdeckApp(App[int]):
         self._generation = 0
         self._initial_layout = layout
         self._snapshot_started = 0.0
+        self.current_alerts: list[Alert] = []
+        self._alerts_key: FeedKey | None = None
+        self._notified: set[tuple[tuple[str, str], ...]] = set()
         self._setup_themes(theme, theme_dirs)
         if config.config.keymap:
             self.set_keymap(config.config.keymap)
@@ -124,6 +134,7 @@ class WatchdeckApp(App[int]):
             self.notify("no layouts found: add a layout file (see README)", severity="error")
         else:
             self.show_layout(name)
+        self._watch_alerts()
         if self.poll_layouts:
             self.set_interval(LAYOUT_POLL_SECONDS, self.reload_layouts)
         if self.snapshot_request is not None:
@@ -303,6 +314,181 @@ class WatchdeckApp(App[int]):
                     spec.description, f"key: {keys}",
                     lambda action=spec.action: self.call_later(self.run_action, action),
                 )
+
+    # ------------------------------------------------------------------ alerts
+
+    ALERTS_REFRESH = 15.0
+
+    def _watch_alerts(self) -> None:
+        """Follow the alerts role on every layout: status bar counts, panel marks, bell."""
+        source = self.config.resolve_source("alerts")
+        if source is None or source not in self.sources:
+            return
+        self._alerts_key = FeedKey(source=source, expr="", kind="alerts", range=0.0, step=0.0)
+        self.hub.subscribe(self, self._alerts_key, self.ALERTS_REFRESH)
+
+    def wants_data(self) -> bool:
+        return True  # the app's own alerts feed runs whatever the layout shows
+
+    def on_feed_updated(self, message: FeedUpdated) -> None:
+        snapshot = message.snapshot
+        if snapshot.key != self._alerts_key or not isinstance(snapshot.result, AlertList):
+            return
+        previous = {alert.key for alert in self.current_alerts if alert.state == "firing"}
+        self.current_alerts = list(snapshot.result.alerts)
+        self._notify_new(previous)
+        dashboard = self.dashboard
+        if dashboard is not None and dashboard.is_mounted:
+            dashboard.mark_panels(self.current_alerts)
+            dashboard.refresh_status()
+
+    def alert_counts(self) -> list[tuple[str, int]]:
+        return severity_counts(self.current_alerts)
+
+    def _notify_new(self, previous: set[tuple[tuple[str, str], ...]]) -> None:
+        notify = self.config.config.notify
+        if not notify.bell and not notify.command:
+            return
+        for alert in self.current_alerts:
+            if (alert.state != "firing" or alert.key in previous or alert.key in self._notified
+                    or alert.severity not in notify.severities):
+                continue
+            self._notified.add(alert.key)
+            if notify.bell:
+                self.bell()
+            if notify.command:
+                summary = alert.annotations.get("summary") or alert.name
+                self._run_notify(list(notify.command) + [f"{alert.name}: {summary}"])
+
+    @work(group="notify", exit_on_error=False)
+    async def _run_notify(self, command: list[str]) -> None:
+        import asyncio
+
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *command, stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            await asyncio.wait_for(process.wait(), timeout=10)
+        except (OSError, asyncio.TimeoutError) as error:
+            self.notify(f"notify command failed: {error}", severity="warning", markup=False)
+
+    def on_alert_action(self, message: AlertAction) -> None:
+        if message.action == "open":
+            from watchdeck.ui.screens.alert_detail import AlertDetailScreen
+
+            self.push_screen(AlertDetailScreen(message.alert, self.window))
+        elif message.action == "silence":
+            self.start_silence(message.alert)
+
+    def alertmanager_name(self) -> str | None:
+        """The Alertmanager that holds silences: the alerts role's, else the first one."""
+        role = self.config.resolve_source("alerts")
+        if role and getattr(self.sources.get(role), "type", "") == "alertmanager":
+            return role
+        return next((name for name, source in self.sources.items()
+                     if getattr(source, "type", "") == "alertmanager"), None)
+
+    def _author(self) -> str:
+        import getpass
+
+        if self.config.config.author:
+            return self.config.config.author
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return ""
+
+    def start_silence(self, alert: Alert | None) -> None:
+        from watchdeck.ui.screens.silence import SilenceModal
+
+        if self.alertmanager_name() is None:
+            self.notify("no Alertmanager is configured: silences live there "
+                        "(add one to the config, or --alertmanager URL)", severity="error",
+                        markup=False, timeout=8)
+            return
+        matchers = [LabelMatcher(k, v) for k, v in sorted(alert.labels.items())] if alert else []
+        self.push_screen(
+            SilenceModal(matchers, self.current_alerts, self._author(), clock=self.clock),
+            self._send_silence,
+        )
+
+    def extend_silence(self, silence: Silence) -> None:
+        from watchdeck.ui.screens.silence import SilenceModal
+
+        self.push_screen(
+            SilenceModal(list(silence.matchers), self.current_alerts, self._author(),
+                         title="Extend silence", duration="2h", comment=silence.comment,
+                         silence_id=silence.id, clock=self.clock),
+            self._send_silence,
+        )
+
+    def _send_silence(self, request: object) -> None:
+        if request is not None:
+            self._write_silence(request)
+
+    @work(group="silence-write", exit_on_error=False)
+    async def _write_silence(self, request) -> None:  # type: ignore[no-untyped-def]
+        name = self.alertmanager_name()
+        source = self.sources.get(name or "")
+        if source is None:
+            return
+        try:
+            silence_id = await source.create_silence(  # type: ignore[attr-defined]
+                list(request.matchers), request.starts_at, request.ends_at,
+                request.created_by, request.comment, request.silence_id)
+        except SourceError as error:
+            self.notify(f"silence not {'extended' if request.silence_id else 'created'}: "
+                        f"{error}", severity="error", markup=False, timeout=12)
+            return
+        verb = "extended" if request.silence_id else "created"
+        self.notify(f"silence {verb}: {silence_id}", markup=False, timeout=6)
+        self.hub.refresh_now()
+
+    def expire_silence(self, silence: Silence) -> None:
+        from watchdeck.ui.screens.confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._expire(silence.id)
+
+        detail = ", ".join(str(m) for m in silence.matchers)
+        self.push_screen(ConfirmScreen(f"Expire silence {silence.id[:8]}?",
+                                       sanitize(detail, 300)), answered)
+
+    @work(group="silence-write", exit_on_error=False)
+    async def _expire(self, silence_id: str) -> None:
+        source = self.sources.get(self.alertmanager_name() or "")
+        if source is None:
+            return
+        try:
+            await source.expire_silence(silence_id)  # type: ignore[attr-defined]
+        except SourceError as error:
+            self.notify(f"silence not expired: {error}", severity="error", markup=False,
+                        timeout=12)
+            return
+        self.notify(f"silence {silence_id[:8]} expired", markup=False, timeout=6)
+        self.hub.refresh_now()
+
+    def action_silences(self) -> None:
+        from watchdeck.ui.screens.silences import SilencesScreen
+
+        name = self.alertmanager_name()
+        if name is None:
+            self.notify("no Alertmanager is configured (--alertmanager URL)", severity="error")
+            return
+        self.push_screen(SilencesScreen(name))
+
+    def jump_to_alert(self, alert: Alert) -> None:
+        """To the layout the alert names (or the best match), narrowed to its labels."""
+        name = best_layout(((e.name, e.layout) for e in self.catalog.ordered()), alert)
+        if name is None:
+            self.notify(f"no layout is about {alert.name}", severity="warning", markup=False)
+            return
+        self.variable_states.update(variables_for(self.catalog.entries[name].layout, alert))
+        self.show_layout(name)
+        dashboard = self._dashboards.get(name)
+        if dashboard is not None and dashboard.is_mounted:
+            dashboard.sync_from_app()
 
     # ------------------------------------------------------------------ health
 

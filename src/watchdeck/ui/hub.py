@@ -133,6 +133,9 @@ class Hub:
     def feed_count(self) -> int:
         return len(self._feeds)
 
+    def keys(self) -> list[FeedKey]:
+        return list(self._feeds)
+
     def snapshot(self, key: FeedKey) -> FeedSnapshot | None:
         feed = self._feeds.get(key)
         return feed.snapshot if feed else None

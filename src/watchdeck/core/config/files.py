@@ -81,10 +81,10 @@ def load_config(path: Path) -> LoadedConfig:
 
 def config_from_flags(
     base: LoadedConfig | None, *, prometheus: str | None = None,
-    scrape: list[str] | None = None,
+    scrape: list[str] | None = None, alertmanager: str | None = None,
 ) -> LoadedConfig | None:
     """Add the config-less source flags to ``base`` (or start from nothing)."""
-    if base is None and not prometheus and not scrape:
+    if base is None and not prometheus and not scrape and not alertmanager:
         return None
     data: dict[str, Any] = to_data(base.config) if base is not None else {}
     sources: dict[str, Any] = dict(data.get("sources", {}))
@@ -95,6 +95,9 @@ def config_from_flags(
         data["roles"] = roles
         if base is None:  # a bare Prometheus: start on its own health, which always has data
             data.setdefault("default_layout", "prometheus")
+    if alertmanager:
+        sources["alertmanager"] = {"type": "alertmanager", "url": alertmanager}
+        data["roles"] = {**data.get("roles", {}), "alerts": "alertmanager"}
     if scrape:
         sources["scrape"] = {"type": "scrape", "targets": list(scrape)}
         if not prometheus:  # with both flags, the Prometheus keeps the metrics role
@@ -103,7 +106,8 @@ def config_from_flags(
     try:
         config = convert(Config, data)
     except ModelError as error:
-        flag = "--scrape" if "scrape" in error.path else "--prometheus"
+        flag = ("--scrape" if "scrape" in error.path else
+                "--alertmanager" if "alertmanager" in error.path else "--prometheus")
         raise FlagError(f"{flag}: {error.reason.split(': ', 1)[-1]}") from None
     if base is not None:
         return LoadedConfig(config=config, path=base.path, base_dir=base.base_dir)

@@ -155,6 +155,19 @@ SOURCE_ROLE_TYPES: dict[str, tuple[str, ...]] = {
 }
 
 
+class AlertNotify(StrictModel):
+    """What happens when a new critical alert starts firing (nothing, by default)."""
+
+    bell: Annotated[bool, _text("Ring the terminal bell.")] = False
+    command: Annotated[
+        list[str] | None,
+        _text("Run this command with the alert's summary as its last argument "
+              "(e.g. [notify-send, watchdeck])."),
+    ] = None
+    severities: Annotated[list[str], _text("Severities that notify.")] = field(
+        default_factory=lambda: ["critical"])
+
+
 class Config(StrictModel):
     """``config.yaml``: where data comes from, and personal preferences."""
 
@@ -172,6 +185,8 @@ class Config(StrictModel):
     max_series: Annotated[
         int, Meta(ge=1, le=10_000, description="Series drawn per panel at most.")
     ] = 50
+    author: Annotated[str | None, _text("Author of silences (default: $USER).")] = None
+    notify: AlertNotify = field(default_factory=AlertNotify)
 
     def __post_init__(self) -> None:
         for name in self.sources:
@@ -230,6 +245,9 @@ class PanelBase(StrictModel, tag_field="type"):
     max_series: Annotated[int, Meta(ge=1, le=10_000)] | None = None
     refresh: Annotated[Duration | None, _text("Overrides the layout's refresh.")] = None
     drill: Drill | None = None
+    alerts: Annotated[
+        list[str], _text("Alert names this panel is about: it is marked while they fire.")
+    ] = field(default_factory=list)
 
     needs_queries: ClassVar[bool] = True
 
@@ -286,8 +304,35 @@ class TextPanel(PanelBase, tag="text", kw_only=True):
     needs_queries: ClassVar[bool] = False
 
 
-Panel = Union[TimeseriesPanel, StatPanel, BarsPanel, TablePanel, TextPanel]
-PANEL_TYPES = ("timeseries", "stat", "bars", "table", "text")
+AlertState = Literal["firing", "pending", "silenced", "inhibited"]
+
+
+class AlertsPanel(PanelBase, tag="alerts", kw_only=True):
+    """Active alerts of an Alertmanager, a Prometheus or the embedded engine."""
+
+    source: Annotated[str, _text("Role or source name (default: the alerts role).")] = "alerts"
+    group_by: Annotated[str, _text("Label the alerts are grouped by.")] = "alertname"
+    sort: Literal["severity", "age", "name"] = "severity"
+    filter: Annotated[
+        str | None, _text('Label matchers, e.g. severity="critical",model=~"llama.*".')
+    ] = None
+    states: Annotated[list[AlertState], _text("Which alerts to show (default: all).")] = field(
+        default_factory=lambda: ["firing", "pending", "silenced", "inhibited"])
+    needs_queries: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.filter:
+            from watchdeck.core.alerts import parse_matchers
+
+            try:
+                parse_matchers(self.filter)
+            except ValueError as error:
+                raise field_error("filter", str(error)) from None
+
+
+Panel = Union[TimeseriesPanel, StatPanel, BarsPanel, TablePanel, TextPanel, AlertsPanel]
+PANEL_TYPES = ("timeseries", "stat", "bars", "table", "text", "alerts")
 
 
 class Variable(StrictModel):

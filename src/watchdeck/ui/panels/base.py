@@ -19,8 +19,9 @@ from textual.content import Content
 from textual.errors import NoWidget
 from textual.widgets import Static
 
+from watchdeck.core.alerts import Alert, severity_rank
 from watchdeck.core.config.models import PanelBase
-from watchdeck.core.durations import format_duration
+from watchdeck.core.durations import format_age
 from watchdeck.core.feeds import FeedKey, FeedSnapshot
 from watchdeck.core.model import QueryResult
 from watchdeck.core.safe import sanitize
@@ -55,6 +56,8 @@ class Panel(Vertical, can_focus=True):
     Panel.-error { border: round $error 70%; border-subtitle-color: $error; }
     Panel.-error:focus { border: round $error; }
     Panel.-stale { border-subtitle-color: $warning; }
+    Panel.-alerting { border: round $warning; border-subtitle-color: $warning; }
+    Panel.-alerting-critical { border: round $error; border-subtitle-color: $error; }
     Panel > .panel--message {
         height: auto; max-height: 3; color: $error; display: none;
     }
@@ -76,6 +79,7 @@ class Panel(Vertical, can_focus=True):
         self.snapshots: dict[FeedKey, FeedSnapshot] = {}
         self.state = LOADING
         self._fallback: list[QueryResult | None] = []
+        self.alert_marks: list[Alert] = []
         self._drawn: tuple[Any, ...] | None = None
         self._badge = ""
 
@@ -223,7 +227,7 @@ class Panel(Vertical, can_focus=True):
         """The state and, for errors, the message to show."""
         if self.plan_error is not None:
             return ERROR, self.plan_error
-        if not self.spec.queries:
+        if not self.spec.queries and not self.keys:  # text: nothing to fetch
             return LIVE, None
         snapshots = [self.snapshots.get(key) for key in self.keys]
         errors = [s for s in snapshots if s is not None and s.error is not None]
@@ -273,12 +277,28 @@ class Panel(Vertical, can_focus=True):
             self._badge = badge
             self.border_subtitle = Content(badge)
 
+    def set_alert_marks(self, alerts: list[Alert]) -> None:
+        """Firing alerts this panel is about: they colour its border and name themselves."""
+        names = sorted({a.name for a in alerts})
+        if names == sorted({a.name for a in self.alert_marks}):
+            self.alert_marks = alerts
+            return
+        self.alert_marks = alerts
+        self.set_class(bool(alerts), "-alerting")
+        worst = min((severity_rank(a.severity) for a in alerts), default=9)
+        self.set_class(bool(alerts) and worst == 0, "-alerting-critical")
+        self._set_badge()
+
     def badge(self) -> str:
         now = self.context.clock()
         warnings = sum(
             len(s.result.warnings) for s in self.snapshots.values() if s.result is not None
         )
         suffix = f" · ⚠ {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
+        if self.alert_marks:
+            names = sorted({a.name for a in self.alert_marks})
+            shown = ", ".join(names[:2]) + (f" +{len(names) - 2}" if len(names) > 2 else "")
+            suffix = f" · ▲ {sanitize(shown, 60)}" + suffix
         if self.state == ERROR:
             retries = [s.next_retry_at for s in self.snapshots.values() if s.next_retry_at]
             if retries:
@@ -286,7 +306,7 @@ class Panel(Vertical, can_focus=True):
                 return f"✖ error · retry in {math.ceil(wait)}s"
             return "✖ error"
         if self.state == STALE:
-            return f"⚠ stale {format_duration(self.data_age())}" + suffix
+            return f"⚠ stale {format_age(self.data_age())}" + suffix
         return _STATE_BADGES.get(self.state, self.state) + suffix
 
     def set_note(self, note: str | None) -> None:

@@ -11,6 +11,8 @@ from textual.containers import Container, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from watchdeck.core.alertlinks import panel_is_about
+from watchdeck.core.alerts import Alert
 from watchdeck.core.config.loader import variable_references
 from watchdeck.core.config.models import Layout
 from watchdeck.core.errors import SourceError
@@ -82,6 +84,7 @@ class DashboardScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.sync_from_app()
+        self.mark_panels(self.app.current_alerts)
         self.call_after_refresh(self.context.hub.wake)
         self.refresh_status()
 
@@ -152,7 +155,14 @@ class DashboardScreen(Screen[None]):
             problem=app.layout_problem,
             targets={name: source.targets_summary() for name, source in app.sources.items()
                      if hasattr(source, "targets_summary")},
+            alerts=app.alert_counts(),
         )
+
+    def mark_panels(self, alerts: list[Alert]) -> None:
+        """Mark the panels that firing alerts are about."""
+        firing = [alert for alert in alerts if alert.state == "firing"]
+        for panel in self.panels:
+            panel.set_alert_marks([a for a in firing if panel_is_about(panel.spec, a)])
 
     def _tick(self) -> None:
         if not self.is_active:

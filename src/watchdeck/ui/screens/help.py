@@ -17,6 +17,7 @@ from watchdeck.core.keys import KEYS, display_keys
 _SCOPES = (
     ("app", "Everywhere"),
     ("dashboard", "Dashboard"),
+    ("alerts", "Alerts panel"),
     ("table", "Table panel"),
 )
 
@@ -61,14 +62,15 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = "watchdeck keys"
-            yield Static(help_table(self.keymap))
             layouts = Table.grid(padding=(0, 2))
             layouts.add_column(justify="right", style="bold")
             layouts.add_column()
             layouts.add_row(Text("Layouts", style="underline"), "")
             for key, title in self.layouts:
                 layouts.add_row(key, Text(title))
+            layouts.add_row("", "")
             yield Static(layouts)
+            yield Static(help_table(self.keymap))
 
     def action_dismiss(self) -> None:  # type: ignore[override]
         self.dismiss(None)

@@ -8,6 +8,7 @@ from textual.widgets import Static
 from watchdeck.core.model import SourceHealth
 from watchdeck.core.safe import sanitize
 from watchdeck.ui.hub import shown_round_trip
+from watchdeck.ui.themes import severity_colour
 
 
 def _age(seconds: float) -> str:
@@ -38,6 +39,7 @@ class StatusBar(Static):
         now: float,
         problem: str | None = None,
         targets: dict[str, tuple[int, int, list[str]]] | None = None,
+        alerts: list[tuple[str, int]] | None = None,
     ) -> None:
         variables_theme = self.app.theme_variables
         ok = variables_theme.get("success", "green")
@@ -48,6 +50,9 @@ class StatusBar(Static):
             text.append(" ● LIVE ", style=f"bold {ok} reverse")
         else:
             text.append(" ‖ PAUSED ", style=f"bold {warn} reverse")
+        for severity, count in alerts or ():
+            colour = severity_colour(self.app, severity)
+            text.append(f" ▲ {count} {sanitize(severity)} ", style=f"bold {colour}")
         text.append(f" {sanitize(layout)} ", style="bold")
         text.append(f"· {window} ")
         if variables:
