@@ -252,3 +252,36 @@ async def test_garbage_from_alertmanager_is_an_error_and_the_panel_recovers(
             assert "\x1b" not in text and "\x07" not in text and "slow" in text
     finally:
         server.stop()
+
+
+async def test_new_critical_alerts_ring_and_run_the_notify_command(layouts: Path,
+                                                                   tmp_path: Path) -> None:
+    import sys
+
+    record = tmp_path / "notified.txt"
+    script = f"import sys; open({str(record)!r}, 'a').write(sys.argv[1] + '\\n')"
+    app, source, _ = synthetic_app(layouts, config={
+        "notify": {"bell": True, "command": [sys.executable, "-c", script]}})
+    bells = []
+    app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+    source.alerts_list = [ALERTS[0], ALERTS[2]]  # already firing at start: no news
+    async with app.run_test(size=(140, 44)) as pilot:
+        await wait_until(pilot, lambda: len(app.current_alerts) == 2, what="baseline")
+        await pilot.pause(0.3)
+        assert not bells and not record.exists()
+        hostile = alert("Hostile", "critical", text="x")
+        hostile.annotations["summary"] = "\x1b[2Jdisk \x07full"
+        source.alerts_list = [ALERTS[0], ALERTS[2], ALERTS[1], hostile,
+                              alert("QueueHigh", "warning", replica="z")]
+        app.hub.refresh_now()
+        await wait_until(pilot, lambda: record.exists() and len(
+            record.read_text().splitlines()) == 2, what="two notifications", timeout=10)
+        assert bells == [1]  # one bell for the two new critical alerts
+        lines = sorted(record.read_text().splitlines())
+        assert lines[0].startswith("Hostile: ")
+        assert "\x1b" not in lines[0] and "\x07" not in lines[0]
+        assert lines[1] == "SlowReplica: SlowReplica on b"
+        # The same alerts again: nothing new.
+        app.hub.refresh_now()
+        await pilot.pause(1.0)
+        assert bells == [1] and len(record.read_text().splitlines()) == 2

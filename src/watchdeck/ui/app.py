@@ -84,7 +84,7 @@ class WatchdeckApp(App[int]):
         self._snapshot_started = 0.0
         self.current_alerts: list[Alert] = []
         self._alerts_key: FeedKey | None = None
-        self._notified: set[tuple[tuple[str, str], ...]] = set()
+        self._alerts_seen = False  # what fires at start is the baseline, not news
         self._setup_themes(theme, theme_dirs)
         if config.config.keymap:
             self.set_keymap(config.config.keymap)
@@ -336,7 +336,9 @@ class WatchdeckApp(App[int]):
             return
         previous = {alert.key for alert in self.current_alerts if alert.state == "firing"}
         self.current_alerts = list(snapshot.result.alerts)
-        self._notify_new(previous)
+        if self._alerts_seen:
+            self._notify_new(previous)
+        self._alerts_seen = True
         dashboard = self.dashboard
         if dashboard is not None and dashboard.is_mounted:
             dashboard.mark_panels(self.current_alerts)
@@ -349,16 +351,19 @@ class WatchdeckApp(App[int]):
         notify = self.config.config.notify
         if not notify.bell and not notify.command:
             return
-        for alert in self.current_alerts:
-            if (alert.state != "firing" or alert.key in previous or alert.key in self._notified
-                    or alert.severity not in notify.severities):
-                continue
-            self._notified.add(alert.key)
-            if notify.bell:
-                self.bell()
-            if notify.command:
+        new = [alert for alert in self.current_alerts
+               if alert.state == "firing" and alert.key not in previous
+               and alert.severity in notify.severities]
+        if not new:
+            return
+        if notify.bell:
+            self.bell()  # once, however many started together
+        if notify.command:
+            for alert in new[:5]:  # a storm runs the command a few times, not hundreds
                 summary = alert.annotations.get("summary") or alert.name
-                self._run_notify(list(notify.command) + [f"{alert.name}: {summary}"])
+                # No shell: the text is an argument, with control characters neutralised.
+                text = sanitize(f"{alert.name}: {summary}", 300)
+                self._run_notify([*notify.command, text])
 
     @work(group="notify", exit_on_error=False)
     async def _run_notify(self, command: list[str]) -> None:
