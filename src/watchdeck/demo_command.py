@@ -13,6 +13,11 @@ import asyncio
 import contextlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from watchdeck.demo import Fleet
+    from watchdeck.ui.app import WatchdeckApp
 
 DEMO_SCRAPE_INTERVAL = "2s"
 
@@ -38,7 +43,6 @@ def _log_path(args: argparse.Namespace) -> Path:
 def run_demo(args: argparse.Namespace, layouts: list[Path]) -> int:
     from dataclasses import replace
 
-    from watchdeck.demo import Fleet
     from watchdeck.demo.cli import config_from_arguments, serve_fleet
 
     fleet_config = replace(config_from_arguments(args), log_path=_log_path(args))
@@ -47,6 +51,22 @@ def run_demo(args: argparse.Namespace, layouts: list[Path]) -> int:
             asyncio.run(serve_fleet(fleet_config))
         return 0
 
+    from watchdeck.cli import _forget_stale_terminal_size
+    from watchdeck.demo import Fleet
+
+    _forget_stale_terminal_size()
+    app = demo_app(Fleet(fleet_config), layouts, layout=args.layout, theme=args.theme)
+    app.run()
+    if app.return_code:
+        print("watchdeck demo ended with an error", file=sys.stderr)
+    return app.return_code or 0
+
+
+def demo_app(fleet: Fleet, layouts: list[Path], *, layout: str | None = None,
+             theme: str | None = None, rules: Path | None = None,
+             scrape_interval: str = DEMO_SCRAPE_INTERVAL) -> WatchdeckApp:
+    """The console on the embedded engine scraping ``fleet`` (started by the engine's first
+    discovery, stopped when the console closes), evaluating the fleet's rules."""
     from watchdeck.core.config.files import LoadedConfig
     from watchdeck.core.config.models import Config
     from watchdeck.core.config.types import convert
@@ -54,11 +74,11 @@ def run_demo(args: argparse.Namespace, layouts: list[Path]) -> int:
     from watchdeck.core.layouts import LayoutCatalog
     from watchdeck.core.paths import shipped_layouts_dir
     from watchdeck.core.sources.scrape import ScrapeSource
+    from watchdeck.ui.app import WatchdeckApp
 
-    fleet = Fleet(fleet_config)
     config = convert(Config, {
-        "sources": {"demo": {"type": "scrape", "interval": DEMO_SCRAPE_INTERVAL,
-                             "rules": [str(fleet.rules_path)], "job": "demo"}},
+        "sources": {"demo": {"type": "scrape", "interval": scrape_interval,
+                             "rules": [str(rules or fleet.rules_path)], "job": "demo"}},
         "roles": {"metrics": "demo"},
         "default_layout": "llm-overview",
     })
@@ -73,14 +93,4 @@ def run_demo(args: argparse.Namespace, layouts: list[Path]) -> int:
     catalog = LayoutCatalog([shipped_layouts_dir(), *layouts], loaded.known_source_names(),
                             builtin_directory=shipped_layouts_dir())
     catalog.load()
-
-    from watchdeck.cli import _forget_stale_terminal_size
-    from watchdeck.ui.app import WatchdeckApp
-
-    _forget_stale_terminal_size()
-    app = WatchdeckApp(loaded, catalog, layout=args.layout, theme=args.theme,
-                       sources={"demo": source})
-    app.run()
-    if app.return_code:
-        print("watchdeck demo ended with an error", file=sys.stderr)
-    return app.return_code or 0
+    return WatchdeckApp(loaded, catalog, layout=layout, theme=theme, sources={"demo": source})

@@ -317,7 +317,7 @@ class WatchdeckApp(App[int]):
 
     # ------------------------------------------------------------------ alerts
 
-    ALERTS_REFRESH = 15.0
+    ALERTS_REFRESH = 10.0
 
     def _watch_alerts(self) -> None:
         """Follow the alerts role on every layout: status bar counts, panel marks, bell."""
