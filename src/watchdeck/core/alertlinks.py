@@ -20,6 +20,9 @@ from watchdeck.core.templating import VariableState, parse_variable_query
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
 _BRACES = re.compile(r"\{[^{}]*\}|\[[^\[\]]*\]")
+# Label lists of grouping and matching clauses: ``sum by (le, instance)``, ``on (job)``.
+_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)")
+_NUMBER = re.compile(r"(?<![A-Za-z0-9_:])\d[0-9A-Za-z_.]*")  # 0.99, 5m, 1e3, 0x1f
 _IDENT = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 _KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset",
              "and", "or", "unless", "inf", "nan"}
@@ -38,6 +41,8 @@ def metric_names(expr: str) -> set[str]:
     """Metric names an expression reads (suffixes like _bucket folded away)."""
     text = _STRING.sub('""', expr)
     text = _BRACES.sub(" ", text)
+    text = _GROUPING.sub(" ", text)
+    text = _NUMBER.sub(" ", text)
     names = set()
     for match in _IDENT.finditer(text):
         rest = text[match.end():].lstrip()
