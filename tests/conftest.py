@@ -12,6 +12,7 @@ import pytest
 os.environ["TZ"] = "UTC"
 time.tzset()
 
+from tests.support.alerting import AlertingStack, alerting_stack  # noqa: E402
 from tests.support.exporter import Exporter  # noqa: E402
 from tests.support.prometheus import NodeExporter, PrometheusServer  # noqa: E402
 
@@ -28,6 +29,16 @@ def exporter() -> Iterator[Exporter]:
     served = Exporter()
     yield served
     served.stop()
+
+
+@pytest.fixture(scope="session")
+def alerting(exporter: Exporter, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[AlertingStack]:
+    """Real Prometheus (rules over the exporter's values) sending to a real Alertmanager;
+    Alertmanager holds tests/support/alerting.py's EXPECTED. A test that silences or pushes
+    alerts leaves it as it found it (``stack.reset()``)."""
+    with alerting_stack(tmp_path_factory.mktemp("alerting"), exporter.target) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="session")

@@ -235,7 +235,7 @@ panels:
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_until(pilot, all_live(app), what="live")
         assert panel(app, "a").keys == panel(app, "b").keys
-        assert len([k for k in app.hub.keys() if k.kind == "metrics"]) == 1
+        assert len([k for k in app.hub.keys() if k.kind == "metrics"]) == 1  # noqa: SIM118 - Hub, not a dict
 
 
 async def test_only_visible_panels_poll(tmp_path: Path) -> None:

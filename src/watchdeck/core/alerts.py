@@ -109,29 +109,47 @@ class LabelMatcher:
 
 
 _MATCHER = re.compile(
-    r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s"]*))\s*(,|$)')
+    r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*'
+    r'(?:"((?:[^"\\]|\\.)*)"|([^,\s"]*)(?=[\s,]|$))\s*')
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_ESCAPED = {"n": "\n", '"': '"', "\\": "\\"}
+
+
+def _unescape(quoted: str) -> str:
+    """Alertmanager's escapes in a quoted value: ``\\n``, ``\\"`` and ``\\\\``; any other
+    backslash stays (so a regex's ``\\.`` or ``\\b`` reaches Alertmanager as typed)."""
+    return _ESCAPE.sub(lambda m: _ESCAPED.get(m.group(1), m.group(0)), quoted)
 
 
 def parse_matchers(text: str) -> list[LabelMatcher]:
-    """``severity="critical",model=~"llama.*"`` (quotes optional for simple values)."""
-    text = text.strip().removeprefix("{").removesuffix("}")
+    """``severity="critical",model=~"llama.*"`` (quotes optional for simple values).
+    A ValueError names the column (1-based, in ``text``) where reading stopped."""
+    offset = len(text) - len(text.lstrip())
+    text = text.strip()
+    if text.startswith("{"):
+        text, offset = text[1:], offset + 1
+    text = text.removesuffix("}")
     matchers = []
     pos = 0
     while pos < len(text):
         match = _MATCHER.match(text, pos)
         if match is None:
-            raise ValueError(f"cannot read a matcher at {text[pos:pos + 20]!r} "
-                             '(expected name="value", name!="value", name=~"re" or name!~"re")')
-        name, op, quoted, bare, _ = match.groups()
-        value = (quoted.encode().decode("unicode_escape") if quoted is not None
-                 else bare or "")
+            pos += len(text[pos:]) - len(text[pos:].lstrip())
+            raise ValueError(f"cannot read a matcher at column {offset + pos + 1}: "
+                             f"{text[pos:pos + 20]!r} (expected name=\"value\", "
+                             'name!="value", name=~"re" or name!~"re")')
+        name, op, quoted, bare = match.groups()
+        value = _unescape(quoted) if quoted is not None else bare or ""
         matcher = LabelMatcher(name, value, is_regex=op in ("=~", "!~"),
                                is_equal=op in ("=", "=~"))
         matcher.check()
         matchers.append(matcher)
         pos = match.end()
-        if not match.group(5):
-            break
+        if pos < len(text):
+            if text[pos] != ",":
+                raise ValueError(f"expected ',' at column {offset + pos + 1}, after "
+                                 f"{text[match.start():pos].strip()!r}")
+            pos += 1
     return matchers
 
 
@@ -160,12 +178,14 @@ def check_silence(matchers: Sequence[LabelMatcher], starts_at: float, ends_at: f
     problems = []
     if not matchers:
         problems.append("a silence needs at least one matcher")
+    valid = True
     for matcher in matchers:
         try:
             matcher.check()
         except ValueError as error:
             problems.append(str(error))
-    if matchers and all(m.matches({}) for m in matchers):
+            valid = False
+    if matchers and valid and all(m.matches({}) for m in matchers):
         # Alertmanager refuses these: they would silence alerts that lack the labels.
         problems.append("at least one matcher must not match an empty or missing label")
     if not comment.strip():

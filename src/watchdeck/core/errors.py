@@ -29,6 +29,10 @@ class ConnectError(SourceError):
     kind = "unreachable"
 
 
+class ConnectionLostError(ConnectError):
+    """The connection broke after the request went out: the backend may have acted on it."""
+
+
 class TimeoutError(SourceError):  # noqa: A001 - a source timeout, deliberately named
     """The backend did not answer in time."""
 

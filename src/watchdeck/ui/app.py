@@ -423,7 +423,8 @@ class WatchdeckApp(App[int]):
         self.push_screen(
             SilenceModal(list(silence.matchers), self.current_alerts, self._author(),
                          title="Extend silence", duration="2h", comment=silence.comment,
-                         silence_id=silence.id, clock=self.clock),
+                         silence_id=silence.id, starts_at=silence.starts_at,
+                         clock=self.clock),
             self._send_silence,
         )
 

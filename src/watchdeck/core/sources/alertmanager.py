@@ -15,6 +15,7 @@ from watchdeck.core.alerts import Alert, LabelMatcher, Silence, format_time, par
 from watchdeck.core.config.models import AlertmanagerSourceConfig
 from watchdeck.core.errors import (
     BadResponseError,
+    ConnectionLostError,
     HTTPStatusError,
     SourceError,
     TimeoutError,
@@ -148,27 +149,42 @@ class AlertmanagerSource:
     async def alert_groups(self, filters: list[str] | None = None) -> list[dict[str, Any]]:
         params = {"filter": list(filters)} if filters else None
         groups = self._list(await self._get("alerts/groups", params), "alert groups")
-        return [
-            {"labels": g.get("labels") or {}, "receiver": (g.get("receiver") or {}).get("name"),
-             "alerts": [parse_alert(a, self.name) for a in g.get("alerts") or ()]}
-            for g in groups
-        ]
+        try:
+            return [
+                {"labels": g.get("labels") or {},
+                 "receiver": (g.get("receiver") or {}).get("name"),
+                 "alerts": [parse_alert(a, self.name) for a in g.get("alerts") or ()]}
+                for g in groups
+            ]
+        except (KeyError, TypeError, AttributeError) as error:
+            raise BadResponseError(f"malformed alert group: {sanitize(str(error), 120)}",
+                                   source=self.name) from None
 
     async def silences(self, filters: list[str] | None = None) -> list[Silence]:
         params = {"filter": list(filters)} if filters else None
         raw = self._list(await self._get("silences", params), "silences")
         try:
             return [parse_silence(item) for item in raw]
-        except (KeyError, TypeError) as error:
+        except (KeyError, TypeError, AttributeError) as error:
             raise BadResponseError(f"malformed silence: {sanitize(str(error), 120)}",
                                    source=self.name) from None
 
     async def silence(self, silence_id: str) -> Silence:
-        raw = await self._get(f"silence/{silence_id}")
+        try:
+            raw = await self._get(f"silence/{silence_id}")
+        except HTTPStatusError as error:
+            if error.status == 404:  # Alertmanager answers an unknown id with an empty 404
+                raise AlertmanagerError(404, f"silence {sanitize(silence_id, 80)} not found",
+                                        source=self.name) from None
+            raise
         if not isinstance(raw, dict):
             raise BadResponseError("Alertmanager's silence answer is not an object",
                                    source=self.name)
-        return parse_silence(raw)
+        try:
+            return parse_silence(raw)
+        except (KeyError, TypeError, AttributeError) as error:
+            raise BadResponseError(f"malformed silence: {sanitize(str(error), 120)}",
+                                   source=self.name) from None
 
     async def status(self) -> dict[str, Any]:
         raw = await self._get("status")
@@ -191,6 +207,10 @@ class AlertmanagerSource:
                 f"no answer from Alertmanager to {method} {path}: the change may or may not "
                 "have been made; look at the silences view before trying again",
                 source=self.name) from None
+        except ConnectionLostError as error:
+            raise ConnectionLostError(
+                f"{error.message}: the change may or may not have been made; look at the "
+                "silences view before trying again", source=self.name) from None
         return self._decode(response)
 
     async def create_silence(self, matchers: list[LabelMatcher], starts_at: float,

@@ -25,6 +25,7 @@ from watchdeck import __version__
 from watchdeck.core.config.models import AuthConfig, HTTPSourceConfig, TLSConfig
 from watchdeck.core.errors import (
     ConnectError,
+    ConnectionLostError,
     HTTPStatusError,
     ResponseTooLargeError,
     SourceConfigError,
@@ -244,7 +245,7 @@ class HTTPClient:
                 source=self.name,
             ) from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
-            raise ConnectError(
+            raise ConnectionLostError(
                 f"connection to {self.base_url} failed: {describe_connect_error(error)}",
                 source=self.name,
             ) from None

@@ -126,6 +126,7 @@ class SilenceModal(ModalScreen[SilenceRequest | None]):
     def __init__(self, matchers: Sequence[LabelMatcher], alerts: Sequence[Alert],
                  author: str, *, title: str = "New silence", duration: str = "2h",
                  comment: str = "", silence_id: str | None = None,
+                 starts_at: float | None = None,
                  clock=time.time) -> None:  # type: ignore[no-untyped-def]
         super().__init__()
         self.initial = list(matchers)
@@ -135,6 +136,9 @@ class SilenceModal(ModalScreen[SilenceRequest | None]):
         self.duration = duration
         self.comment = comment
         self.silence_id = silence_id
+        # Extending keeps the silence's own start: Alertmanager updates a silence in place
+        # only when its matchers and start are unchanged (else it expires it, makes a new one).
+        self.starts_at = starts_at
         self.clock = clock
 
     def compose(self) -> ComposeResult:
@@ -201,16 +205,17 @@ class SilenceModal(ModalScreen[SilenceRequest | None]):
     @on(Button.Pressed, "#create")
     def action_confirm(self) -> None:
         problems: list[str] = []
-        start = self.clock()
+        now = self.clock()
+        start = self.starts_at if self.starts_at is not None else now
         try:
-            end = parse_end(self.query_one("#until", Input).value, start)
+            end = parse_end(self.query_one("#until", Input).value, now)
         except ValueError as error:
             problems.append(str(error))
-            end = start
+            end = now
         matchers = self.matchers()
         comment = self.query_one("#comment", Input).value
         author = self.query_one("#author", Input).value
-        problems += check_silence(matchers, start, end, comment, author, now=start)
+        problems += check_silence(matchers, start, end, comment, author, now=now)
         if problems:
             self.query_one("#problems", Static).update(
                 Text("\n".join(f"✖ {p}" for p in dict.fromkeys(problems))))
