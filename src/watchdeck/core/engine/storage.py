@@ -6,8 +6,14 @@ arrays' slack). Memory is bounded by retention (old samples are trimmed) and by 
 limit (new series beyond it are refused and counted). Prometheus's staleness marker (a
 NaN with a special bit pattern) is stored like any value; readers treat it as "no value".
 
+Queries note, per series, where its values go down (counter resets) and where they are
+not finite; each sample is looked at once, when a query first reads it, and a window
+without either is *plain* (:meth:`Storage.select_arrays`), which lets ``rate`` skip its
+reset check.
+
 Thread-safe: the scraper appends on the event loop while queries may run in a worker
-thread; one lock covers appends, trims and the copying-out done by :meth:`select`.
+thread; one lock covers appends, trims, those notes and the copying-out done by
+:meth:`select`.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress
+from operator import lt
 from typing import Any
 
 from watchdeck.core.engine.matchers import Matcher
@@ -50,7 +58,7 @@ class SeriesSamples:
 
 
 class _Series:
-    __slots__ = ("labels", "key", "base", "times", "values")
+    __slots__ = ("labels", "key", "base", "times", "values", "scanned", "drops", "odd")
 
     def __init__(self, key: LabelKey, base: int) -> None:
         self.key = key
@@ -58,6 +66,14 @@ class _Series:
         self.base = base
         self.times = array("i")
         self.values = array("d")
+        # What rate queries learn about the values, kept so that each sample is looked
+        # at once rather than once per query: of the first ``scanned`` samples, the
+        # indices that are lower than the one before (counter resets) and those that are
+        # not finite (NaN, staleness markers, ±Inf). Compact arrays, created on first
+        # use: a gauge that goes up and down, or a NaN summary quantile, fills them.
+        self.scanned = 0
+        self.drops: array | None = None
+        self.odd: array | None = None
 
     def last_time(self) -> int | None:
         return self.base + self.times[-1] if self.times else None
@@ -92,6 +108,64 @@ class _Series:
         if cut:
             del self.times[:cut]
             del self.values[:cut]
+            self.scanned = max(0, self.scanned - cut)
+            if self.drops:
+                self.drops = array("i", [i - cut for i in self.drops if i - cut >= 1]) or None
+            if self.odd:
+                self.odd = array("i", [i - cut for i in self.odd if i >= cut]) or None
+
+    def scan(self) -> None:
+        """Bring ``drops`` and ``odd`` up to date with the samples appended since the
+        last scan."""
+        values = self.values
+        n = len(values)
+        done = self.scanned
+        if done >= n:
+            return
+        if n - done <= 8:  # the usual case on a live store: a scrape or two since
+            prev = values[done - 1] if done else math.nan
+            for i in range(done, n):
+                v = values[i]
+                if v - v != 0:
+                    if self.odd is None:
+                        self.odd = array("i")
+                    self.odd.append(i)
+                elif v < prev:
+                    if self.drops is None:
+                        self.drops = array("i")
+                    self.drops.append(i)
+                prev = v
+        else:
+            start = done - 1 if done else 0
+            chunk = values[start:n]
+            total = sum(chunk)
+            if total - total != 0:  # something not finite (or an overflow): find it
+                odd = [i for i, v in enumerate(chunk, start) if i >= done and v - v != 0]
+                if odd:
+                    if self.odd is None:
+                        self.odd = array("i")
+                    self.odd.extend(odd)
+            drops = list(compress(range(start + 1, n), map(lt, chunk[1:], chunk[:-1])))
+            if drops:
+                if self.drops is None:
+                    self.drops = array("i")
+                self.drops.extend(drops)
+        self.scanned = n
+
+    def plain(self, lo: int, hi: int) -> bool:
+        """Whether samples ``lo:hi`` are all finite and none is lower than the one
+        before it (after :meth:`scan`)."""
+        odd = self.odd
+        if odd:
+            j = bisect_left(odd, lo)
+            if j < len(odd) and odd[j] < hi:
+                return False
+        drops = self.drops
+        if drops:
+            j = bisect_right(drops, lo)
+            if j < len(drops) and drops[j] < hi:
+                return False
+        return True
 
     def bytes_used(self) -> int:
         return (self.times.buffer_info()[1] * self.times.itemsize
@@ -110,7 +184,10 @@ class Storage:
         self.max_series = max_series
         self.lock = threading.RLock()
         self._series: dict[LabelKey, _Series] = {}
-        self._postings: dict[str, dict[str, set[LabelKey]]] = {}
+        # label name -> value -> the series with that label. Sets of series objects
+        # rather than label keys: they hash by identity, where a key tuple is hashed
+        # afresh at every lookup.
+        self._postings: dict[str, dict[str, set[_Series]]] = {}
         self.refused_series = 0
         self.refused_samples = 0
         self.newest = -(2**62)
@@ -125,7 +202,7 @@ class Storage:
                 return None
             series = self._series[key] = _Series(key, t)
             for name, value in key:
-                self._postings.setdefault(name, {}).setdefault(value, set()).add(key)
+                self._postings.setdefault(name, {}).setdefault(value, set()).add(series)
         return series
 
     def append(self, labels: Mapping[str, str], t: int, value: float) -> bool:
@@ -175,15 +252,15 @@ class Storage:
             return dropped
 
     def _drop(self, key: LabelKey) -> None:
-        del self._series[key]
+        series = self._series.pop(key)
         for name, value in key:
             values = self._postings.get(name)
             if values is None:
                 continue
-            keys = values.get(value)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
+            members = values.get(value)
+            if members is not None:
+                members.discard(series)
+                if not members:
                     del values[value]
             if not values:
                 del self._postings[name]
@@ -191,32 +268,32 @@ class Storage:
     # ------------------------------------------------------------------ reading
 
     def _matching(self, matchers: Sequence[Matcher]) -> list[_Series]:
-        candidates: set[LabelKey] | None = None
+        candidates: set[_Series] | None = None
+        # Matchers answered exactly by the postings need no second look per series.
+        rest = list(matchers)
         for matcher in matchers:
             if matcher.op == "=" and matcher.value:
-                keys = self._postings.get(matcher.name, {}).get(matcher.value, set())
-                candidates = set(keys) if candidates is None else candidates & keys
+                found = self._postings.get(matcher.name, {}).get(matcher.value, set())
+                candidates = set(found) if candidates is None else candidates & found
+                rest.remove(matcher)
                 if not candidates:
                     return []
         if candidates is None:
-            # Start from the smallest non-empty-matching label's postings when we can.
-            name_values = None
+            # Start from the postings of the labels that must be present, when there are.
             for matcher in matchers:
                 if not matcher.matches_empty():
-                    values = self._postings.get(matcher.name, {})
-                    keys = set()
-                    for value, value_keys in values.items():
+                    union: set[_Series] = set()
+                    for value, members in self._postings.get(matcher.name, {}).items():
                         if matcher.matches(value):
-                            keys |= value_keys
-                    name_values = keys if name_values is None else name_values & keys
-            candidates = name_values if name_values is not None else set(self._series)
-        out = []
-        for key in candidates:
-            series = self._series[key]
-            labels = series.labels
-            if all(m.matches(labels.get(m.name, "")) for m in matchers):
-                out.append(series)
-        return out
+                            union |= members
+                    candidates = union if candidates is None else candidates & union
+                    rest.remove(matcher)
+            if candidates is None:
+                candidates = set(self._series.values())
+        if not rest:
+            return list(candidates)
+        return [series for series in candidates
+                if all(m.matches(series.labels.get(m.name, "")) for m in rest)]
 
     def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[SeriesSamples]:
         """Series matching all ``matchers`` with their samples in ``[mint, maxt]`` (ms,
@@ -251,6 +328,46 @@ class Storage:
             merged: dict[tuple[int, ...], tuple[list[int], list[Any]]] = {}
             for stamps, members in by_window.values():
                 merged.setdefault(tuple(stamps), (stamps, []))[1].extend(members)
+            return list(merged.values())
+
+    def select_arrays(self, matchers: Sequence[Matcher], mint: int, maxt: int
+                      ) -> list[tuple[list[int], list[tuple[dict[str, str], array, bool]]]]:
+        """Like :meth:`select_grouped`, for the evaluator's range functions: values come
+        as ``array("d")`` copies (no Python float per sample until one is read), with a
+        flag saying the window is *plain*: all values finite and none lower than the one
+        before (no staleness marker, no counter reset). The label dicts are the store's
+        own: read them, never change them.
+        ``[(timestamps, [(labels, values, plain), ...]), ...]``."""
+        with self.lock:
+            by_window: dict[tuple[int, str, bytes], tuple[list[int], list[Any]]] = {}
+            previous: _Series | None = None
+            lo = hi = 0
+            members: list[Any] = []
+            for series in self._matching(matchers):
+                base, times = series.base, series.times
+                # Series scraped together have equal timestamps: comparing with the
+                # previous series (a memcmp) is cheaper than finding the window again.
+                if (previous is None or base != previous.base or len(times) != len(previous.times)
+                        or times != previous.times):
+                    lo = bisect_left(times, mint - base)
+                    hi = bisect_right(times, maxt - base)
+                    if lo >= hi:
+                        previous = None
+                        continue
+                    window = times[lo:hi]
+                    key = (base, window.typecode, window.tobytes())
+                    entry = by_window.get(key)
+                    if entry is None:
+                        entry = by_window[key] = ([t + base for t in window], [])
+                    members = entry[1]
+                    previous = series
+                if series.scanned < hi:
+                    series.scan()
+                plain = (not series.odd and not series.drops) or series.plain(lo, hi)
+                members.append((series.labels, series.values[lo:hi], plain))
+            merged: dict[tuple[int, ...], tuple[list[int], list[Any]]] = {}
+            for stamps, grouped in by_window.values():
+                merged.setdefault(tuple(stamps), (stamps, []))[1].extend(grouped)
             return list(merged.values())
 
     def _in_range(self, series: _Series, mint: int | None, maxt: int | None) -> bool:

@@ -38,7 +38,12 @@ from watchdeck.core.engine.promql.results import (
     StringResult,
     VectorResult,
 )
-from watchdeck.core.engine.promql.selectors import instant_selector, matrix_at, range_selector
+from watchdeck.core.engine.promql.selectors import (
+    instant_selector,
+    matrix_at,
+    range_groups,
+    range_selector,
+)
 from watchdeck.core.engine.promql.values import (
     Context,
     ScalarSteps,
@@ -168,8 +173,19 @@ class Evaluator:
         return binops.vector_vector(ctx, node.op, lhs, rhs, node.matching, node.return_bool)
 
     def _aggregate(self, ctx: Context, node: AggregateExpr) -> Value:
-        param = self._scalar(ctx, node.param) if node.param is not None else None
         assert node.expr is not None
+        inner = unwrap_parens(node.expr)
+        if (node.op == "SUM" and isinstance(inner, Call)
+                and inner.func.name in ("rate", "increase")):
+            # The usual dashboard query, fused: no result list per input series.
+            matrix = unwrap_parens(inner.args[0])
+            assert isinstance(matrix, MatrixSelector)
+            assert isinstance(matrix.selector, VectorSelector)
+            groups = range_groups(ctx, matrix, plain=True, shared_labels=True)
+            return rangefuncs.sum_of_rates(ctx, groups, matrix.selector.offset_ms,
+                                           matrix.range_ms, inner.func.name == "rate",
+                                           node.grouping, node.without)
+        param = self._scalar(ctx, node.param) if node.param is not None else None
         vector = self._vector(ctx, node.expr)
         return aggregation.aggregate(ctx, node.op, vector, node.grouping, node.without, param)
 
@@ -182,7 +198,7 @@ class Evaluator:
             assert isinstance(matrix, MatrixSelector)
             selector = matrix.selector
             assert isinstance(selector, VectorSelector)
-            windows = range_selector(ctx, matrix)
+            windows = range_selector(ctx, matrix, plain=name in ("rate", "increase"))
             return rangefuncs.evaluate(ctx, name, windows, selector.offset_ms, matrix.range_ms,
                                        param)
         if name == "time":

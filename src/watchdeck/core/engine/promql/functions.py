@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from bisect import bisect_left
+from itertools import accumulate
 
 from watchdeck.core.engine.matchers import Matcher
 from watchdeck.core.engine.promql import ast
@@ -284,6 +286,49 @@ def bucket_quantile(q: float, bounds: list[float], counts: list[float]) -> float
     return bucket_start + (bucket_end - bucket_start) * go_div(rank, count)
 
 
+def _plain_bucket_quantiles(qs: list[float], steps: list[int], bounds: list[float],
+                            columns) -> list[float]:
+    """bucket_quantile at each step, for distinct bounds ending in +Inf and finite
+    counts. Then the monotonic fix is a running maximum (Go keeps an equal count
+    as it is, which differs from the maximum only in the sign of a zero, and a zero
+    there never reaches the result) and sort.Search a bisection."""
+    n = len(bounds)
+    out = []
+    for step, counts in zip(steps, columns):
+        q = qs[step]
+        if not 0 <= q <= 1:
+            out.append(bucket_quantile(q, bounds, list(counts)))
+            continue
+        fixed = list(accumulate(counts, max))
+        observations = fixed[-1]
+        if observations == 0:
+            out.append(math.nan)
+            continue
+        rank = q * observations
+        b = bisect_left(fixed, rank, 0, n - 1)
+        if b == n - 1:
+            out.append(bounds[n - 2])
+            continue
+        if b == 0 and bounds[0] <= 0:
+            out.append(bounds[0])
+            continue
+        start = 0.0
+        count = fixed[b]
+        if b > 0:
+            start = bounds[b - 1]
+            count -= fixed[b - 1]
+            rank -= fixed[b - 1]
+        out.append(start + (bounds[b] - start) * go_div(rank, count))
+    return out
+
+
+def _plain_buckets(bounds: list[float], members: list[StepSeries]) -> bool:
+    if len(bounds) < 2 or bounds[-1] != math.inf or len(set(bounds)) != len(bounds):
+        return False  # NaN bounds are never equal, so they fail the set test as well
+    total = sum(map(sum, (m.values for m in members)))  # NaN or ±Inf: not plain
+    return total - total == 0
+
+
 def histogram_quantile(ctx: Context, q: ScalarSteps, vector: list[StepSeries]
                        ) -> list[StepSeries]:
     # Buckets belong together when all their labels but "le" agree (the name included);
@@ -310,7 +355,11 @@ def histogram_quantile(ctx: Context, q: ScalarSteps, vector: list[StepSeries]
         if all(m[1].steps is first.steps for m in members):
             steps = first.steps
             columns = zip(*(m[1].values for m in members))
-            values = [bucket_quantile(qs[s], bounds, list(c)) for s, c in zip(steps, columns)]
+            if _plain_buckets(bounds, [m[1] for m in members]):
+                values = _plain_bucket_quantiles(qs, steps, bounds, columns)
+            else:
+                values = [bucket_quantile(qs[s], bounds, list(c))
+                          for s, c in zip(steps, columns)]
         else:
             table: dict[int, tuple[list[float], list[float]]] = {}
             for bound, series in members:

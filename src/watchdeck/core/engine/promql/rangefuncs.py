@@ -7,21 +7,26 @@ output series per input series, valued at the steps whose window holds enough sa
 (two for the rate family, one otherwise). Quantities that depend only on the window's
 timestamps (the extrapolation factors of ``rate``) are computed once per window group;
 per series, C-level ``map`` over precomputed index lists does the rest. Values that are
-not finite take the slower path that follows Go's loops literally.
+not finite take the slower path that follows Go's loops literally. ``sum`` of ``rate`` or
+``increase`` is fused (:func:`sum_of_rates`): it is most dashboards' query, and most of
+its cost was per-series result lists that the sum threw away.
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from itertools import accumulate, compress
-from operator import lt, mul, ne, sub
+from operator import add, lt, mul, ne, sub
 
+from watchdeck.core.engine.promql import aggregation
 from watchdeck.core.engine.promql.aggregation import go_quantile
 from watchdeck.core.engine.promql.gomath import go_div
-from watchdeck.core.engine.promql.selectors import Windowed
+from watchdeck.core.engine.promql.selectors import Member, Windowed, WindowGroup
 from watchdeck.core.engine.promql.values import (
     Context,
+    LabelKey,
     ScalarSteps,
     StepSeries,
     check_unique,
@@ -54,11 +59,11 @@ class _RateSteps:
     """Per-step extrapolation parameters shared by the series of one window group."""
 
     __slots__ = ("steps", "lo", "last", "lo_slice", "last_slice", "factor", "start", "end",
-                 "sampled", "average", "threshold", "limit_margin", "max_limit_ratio")
+                 "sampled", "average", "threshold", "limit_margin", "max_limit_ratio",
+                 "increase")
 
-    def __init__(self, ctx: Context, windowed: Windowed, offset: int, width: int,
+    def __init__(self, ctx: Context, group: WindowGroup, offset: int, width: int,
                  is_rate: bool) -> None:
-        group = windowed.group
         steps, los, his = group.valid(ctx, 2)
         times = group.times
         range_seconds = _range_seconds(width)
@@ -74,6 +79,7 @@ class _RateSteps:
         self.limit_margin: list[float] = []
         self.lo_slice = _as_slice(self.lo)
         self.last_slice = _as_slice(self.last)
+        self.increase = self._increase_reader()
         ratio = 0.0
         for step, lo, last in zip(steps, self.lo, self.last):
             range_end = ctx.times[step] - offset
@@ -102,6 +108,28 @@ class _RateSteps:
             self.limit_margin.append(limit * 1.000001 + 1e-300)
             ratio = max(ratio, limit / sampled)
         self.max_limit_ratio = ratio
+
+    def _increase_reader(self) -> Callable[[Sequence[float]], Iterable[float]]:
+        """last - first at each step, for windows without resets, read the cheapest way
+        the index lists allow."""
+        if len(self.steps) == 1:  # an instant query
+            lo, last = self.lo[0], self.last[0]
+            return lambda values: (values[last] - values[lo],)
+        lo_slice, last_slice = self.lo_slice, self.last_slice
+        if lo_slice is not None and last_slice is not None:
+            return lambda values: map(sub, values[last_slice], values[lo_slice])
+        los, lasts = self.lo, self.last
+        return lambda values: map(sub, map(values.__getitem__, lasts),
+                                  map(values.__getitem__, los))
+
+    def unclamped(self, low: float, high: float) -> bool:
+        """For a counter whose samples never go down, from ``low`` to ``high``: whether
+        the zero clamp cannot apply at any step (the extrapolated zero point is always
+        further than the window start or the threshold), so the shared factor is exact."""
+        if low < 0:
+            return False
+        # No increase anywhere: the clamp needs a positive result.
+        return high == low or low / (high - low) > self.max_limit_ratio * 1.000001
 
 
 def _as_slice(index: list[int]) -> slice | None:
@@ -137,22 +165,27 @@ def _extrapolate(result: float, first: float, rs: _RateSteps, i: int, is_counter
     return result * factor
 
 
-def _gather(values: list[float], index: list[int], as_slice: slice | None) -> list[float]:
+def _gather(values: Sequence[float], index: list[int], as_slice: slice | None
+            ) -> Sequence[float]:
     return values[as_slice] if as_slice is not None else list(map(values.__getitem__, index))
 
 
 def _rate_series(windowed: Windowed, rs: _RateSteps, is_counter: bool,
                  range_seconds: float) -> list[float]:
-    values = windowed.values
+    if windowed.plain and is_counter:
+        values = windowed.values
+        if rs.unclamped(values[0], values[-1]):
+            return list(map(mul, rs.increase(values), rs.factor))
+    values = windowed.value_list()
     firsts = _gather(values, rs.lo, rs.lo_slice)
     raw = list(map(sub, _gather(values, rs.last, rs.last_slice), firsts))
     if not is_counter:
         return list(map(mul, raw, rs.factor))
-    if not _finite(values):
+    if not windowed.plain and not _finite(values):
         return [_extrapolate(_with_resets(values, rs.lo[i], rs.last[i], raw[i]), firsts[i],
                              rs, i, True, range_seconds) for i in range(len(raw))]
     # A counter without resets is sorted already, which sorted() checks in linear time.
-    monotonic = sorted(values) == values
+    monotonic = windowed.plain or sorted(values) == values
     if not monotonic:
         resets = list(compress(range(1, len(values)), map(lt, values[1:], values[:-1])))
         for i, (lo, last) in enumerate(zip(rs.lo, rs.last)):
@@ -161,10 +194,8 @@ def _rate_series(windowed: Windowed, rs: _RateSteps, is_counter: bool,
             if a < b:
                 raw[i] = _with_resets(values, lo, last, raw[i], resets[a:b])
     out = list(map(mul, raw, rs.factor))
-    if monotonic:
-        low, high = values[0], values[-1]
-        if low >= 0 and high > low and low / (high - low) > rs.max_limit_ratio * 1.000001:
-            return out  # the extrapolated zero point is always too far away to matter
+    if monotonic and rs.unclamped(values[0], values[-1]):
+        return out
     # Candidates for the clamp (a superset, by a margin): first * sampled < limit * result.
     lhs = map(mul, firsts, rs.sampled)
     rhs = map(mul, raw, rs.limit_margin)
@@ -183,18 +214,114 @@ def _with_resets(values: list[float], lo: int, last: int, result: float,
     return result
 
 
+def _rate_steps(ctx: Context, group: WindowGroup, offset: int, width: int, is_rate: bool
+                ) -> _RateSteps:
+    rs = group.memo(("rate", is_rate), lambda: _RateSteps(ctx, group, offset, width, is_rate))
+    assert isinstance(rs, _RateSteps)
+    return rs
+
+
 def extrapolated_rate(ctx: Context, series: list[Windowed], offset: int, width: int,
                       is_counter: bool, is_rate: bool) -> list[StepSeries]:
     out = []
     range_seconds = _range_seconds(width) if is_rate else 0.0
     for windowed in series:
-        rs = windowed.group.memo(("rate", is_rate),
-                                 lambda w=windowed: _RateSteps(ctx, w, offset, width, is_rate))
+        rs = _rate_steps(ctx, windowed.group, offset, width, is_rate)
         if not rs.steps:
             continue
         values = _rate_series(windowed, rs, is_counter, range_seconds)
         out.append(StepSeries(drop_name(windowed.labels), rs.steps, values))
     return check_unique(out, _names(series))
+
+
+class _Partial:
+    """A sum's running totals over the members of one window group: last - first of
+    the members the shared factor applies to (multiplied once at the end), and the
+    finished rates of the others."""
+
+    __slots__ = ("raw", "done")
+
+    def __init__(self) -> None:
+        self.raw: list[float] | None = None
+        self.done: list[float] | None = None
+
+
+def sum_of_rates(ctx: Context, groups: list[tuple[WindowGroup, list[Member]]], offset: int,
+                 width: int, is_rate: bool, grouping: list[str], without: bool
+                 ) -> list[StepSeries]:
+    """``sum by/without (...) (rate|increase(...))`` over a range selector's window groups
+    (:func:`.selectors.range_groups`), the same as :func:`extrapolated_rate` then
+    :func:`aggregation.aggregate`, without a result list per input series: members
+    are added up as they are computed, and where a counter has no reset and cannot be
+    clamped at zero its rate is (last - first) times a factor shared by its window group,
+    so the group adds the differences and multiplies once. All terms are then
+    non-negative: the sum differs from Prometheus's (in its series order) by rounding
+    only, as any reordering of the sum does."""
+    names = {labels.get("__name__") for _, members in groups for labels, _, _ in members}
+    if len(names) > 1:  # dropping the names may make two series one: the error
+        series = [Windowed(dict(labels), values, group, plain)
+                  for group, members in groups for labels, values, plain in members]
+        return aggregation.aggregate(ctx, "SUM", extrapolated_rate(
+            ctx, series, offset, width, True, is_rate), grouping, without, None)
+    range_seconds = _range_seconds(width) if is_rate else 0.0
+    by = None if without else sorted(set(grouping) - {"__name__"})
+    dropped = set(grouping) | {"__name__"}
+    sums: dict[LabelKey | tuple[str | None, ...],
+               tuple[dict[str, str], dict[_RateSteps, _Partial]]] = {}
+    for group, members in groups:
+        rs = _rate_steps(ctx, group, offset, width, is_rate)
+        if not rs.steps:
+            continue
+        increase = rs.increase
+        for labels, samples, plain in members:
+            key: LabelKey | tuple[str | None, ...]
+            if by is not None:
+                key = tuple(map(labels.get, by))
+                entry = sums.get(key)
+                if entry is None:
+                    entry = sums[key] = ({k: labels[k] for k in by if k in labels}, {})
+            else:
+                kept = {k: v for k, v in labels.items() if k not in dropped}
+                key = tuple(sorted(kept.items()))
+                entry = sums.get(key)
+                if entry is None:
+                    entry = sums[key] = (kept, {})
+            partial = entry[1].get(rs)
+            if partial is None:
+                partial = entry[1][rs] = _Partial()
+            if plain and rs.unclamped(samples[0], samples[-1]):
+                raw = increase(samples)
+                partial.raw = (list(raw) if partial.raw is None
+                               else list(map(add, partial.raw, raw)))
+            else:
+                rates = _rate_series(Windowed(labels, samples, group, plain), rs, True,
+                                     range_seconds)
+                partial.done = (rates if partial.done is None
+                                else list(map(add, partial.done, rates)))
+    out = []
+    for labels, partials in sums.values():
+        summed = []
+        for rs, partial in partials.items():
+            total = None if partial.raw is None else list(map(mul, partial.raw, rs.factor))
+            if partial.done is not None:
+                total = partial.done if total is None else list(map(add, total, partial.done))
+            assert total is not None
+            summed.append((rs.steps, total))
+        steps: list[int]
+        values: list[float]
+        if len(summed) == 1:
+            steps, values = summed[0]
+        else:  # members from several window groups (scraped at different times)
+            table: dict[int, float] = {}
+            for member_steps, member_values in summed:
+                for step, value in zip(member_steps, member_values):
+                    table[step] = table[step] + value if step in table else value
+            steps = sorted(table)
+            values = [table[step] for step in steps]
+            if len(steps) == ctx.count:
+                steps = ctx.all_steps
+        out.append(StepSeries(labels, steps, values))
+    return out
 
 
 # -- irate, idelta ---------------------------------------------------------------------
@@ -206,7 +333,7 @@ def instant_value(ctx: Context, series: list[Windowed], is_rate: bool) -> list[S
         steps, _, his = windowed.group.valid(ctx, 2)
         if not steps:
             continue
-        values, times = windowed.values, windowed.group.times
+        values, times = windowed.values, windowed.group.times  # a list or an array
         result = []
         for hi in his:
             last, previous = values[hi - 1], values[hi - 2]
@@ -229,7 +356,7 @@ def count_transitions(ctx: Context, series: list[Windowed], kind: str) -> list[S
         steps, los, his = windowed.group.valid(ctx, 1)
         if not steps:
             continue
-        values = windowed.values
+        values = windowed.value_list()
         if kind == "resets":
             flags = map(lt, values[1:], values[:-1])
         elif _has_nan(values):
@@ -316,7 +443,7 @@ def over_time(ctx: Context, series: list[Windowed], name: str,
         steps, los, his = group.valid(ctx, 1)
         if not steps:
             continue
-        values = windowed.values
+        values = windowed.value_list()
         finite = _finite(values)
         labels = windowed.labels if name == "last_over_time" else drop_name(windowed.labels)
         windows = zip(los, his)

@@ -11,14 +11,17 @@ Prometheus's rules (2.42):
 Series scraped together share their timestamps. Window bounds are computed once per
 distinct timestamp list (a :class:`WindowGroup`) with C-level bisection and reused for
 every series of the group, which is what keeps range queries over thousands of series
-fast in pure Python.
+fast in pure Python. Range selectors read through ``select_arrays`` when the store has
+it: values stay in arrays, and the store says which windows are *plain* (finite, never
+going down), so that ``rate`` needs neither a float per sample nor a reset check.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from watchdeck.core.engine.promql.ast import MatrixSelector, VectorSelector
 from watchdeck.core.engine.promql.values import Context, StepSeries, key_of
@@ -153,30 +156,86 @@ class WindowGroup:
 
 
 class Windowed:
-    """One series of a range selector: its non-stale samples and its window group."""
+    """One series of a range selector: its non-stale samples and its window group.
+    ``values`` is a list, or an ``array("d")`` when ``plain`` (see
+    :meth:`Storage.select_arrays`: all finite, none lower than the one before), which
+    spares a Python float per sample where a function reads only some of them."""
 
-    __slots__ = ("labels", "values", "group")
+    __slots__ = ("labels", "values", "group", "plain")
 
-    def __init__(self, labels: dict[str, str], values: list[float], group: WindowGroup) -> None:
+    def __init__(self, labels: dict[str, str], values: Sequence[float], group: WindowGroup,
+                 plain: bool = False) -> None:
         self.labels = labels
         self.values = values
         self.group = group
+        self.plain = plain
+
+    def value_list(self) -> list[float]:
+        values = self.values
+        return values.tolist() if isinstance(values, array) else values  # type: ignore[return-value]
 
 
-def range_selector(ctx: Context, node: MatrixSelector) -> list[Windowed]:
+Member = tuple[dict[str, str], Sequence[float], bool]  # labels, values, plain
+
+
+def _with_flags(groups: list[Group]) -> list[tuple[list[int], list[Member]]]:
+    return [(times, [(labels, values, False) for labels, values in members])
+            for times, members in groups]
+
+
+def range_groups(ctx: Context, node: MatrixSelector, plain: bool = False,
+                 shared_labels: bool = False) -> list[tuple[WindowGroup, list[Member]]]:
+    """The range selector's series, ``(labels, values, plain)``, by window group. Only
+    with ``plain`` (for ``rate`` and ``increase``, which use it) does the store say which
+    windows are plain; else none is. With ``shared_labels`` the label dicts may be the
+    store's own (for callers that only read them)."""
     selector = node.selector
     assert isinstance(selector, VectorSelector)
     offset = selector.offset_ms
     width = node.range_ms
-    groups = select_groups(ctx, selector.matchers, ctx.start - offset - width, ctx.end - offset)
+    mint, maxt = ctx.start - offset - width, ctx.end - offset
+    select_arrays = getattr(ctx.queryable, "select_arrays", None) if plain else None
+    if select_arrays is not None:
+        groups = select_arrays(selector.matchers, mint, maxt)
+    else:
+        groups = _with_flags(select_groups(ctx, selector.matchers, mint, maxt))
+        shared_labels = True  # select_grouped's labels are copies already
     ends = [t - offset for t in ctx.times]
-    out: list[Windowed] = []
-    for times, members in _split_stale(groups):
+    out: list[tuple[WindowGroup, list[Member]]] = []
+
+    def add(times: list[int], members: list[Member]) -> None:
         lo = [bisect_left(times, end - width) for end in ends]
         hi = [bisect_right(times, end) for end in ends]
-        group = WindowGroup(times, lo, hi)
-        out.extend(Windowed(labels, values, group) for labels, values in members)
+        if not shared_labels:
+            members = [(dict(labels), values, plain) for labels, values, plain in members]
+        out.append((WindowGroup(times, lo, hi), members))
+
+    for times, members in groups:
+        if all(plain for _, _, plain in members):
+            add(times, members)
+            continue
+        kept = []
+        for labels, values, plain in members:
+            if not plain:
+                if isinstance(values, array):
+                    values = values.tolist()
+                # Staleness markers are no samples: a series holding some gets its own
+                # timestamps.
+                kept_times, values = _without_stale(times, values)
+                if kept_times is not times:
+                    if kept_times:
+                        add(kept_times, [(labels, values, False)])
+                    continue
+            kept.append((labels, values, plain))
+        if kept:
+            add(times, kept)
     return out
+
+
+def range_selector(ctx: Context, node: MatrixSelector, plain: bool = False) -> list[Windowed]:
+    return [Windowed(labels, values, group, is_plain)
+            for group, members in range_groups(ctx, node, plain)
+            for labels, values, is_plain in members]
 
 
 def matrix_at(ctx: Context, node: MatrixSelector) -> list[tuple[dict[str, str], list[int],
