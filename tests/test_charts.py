@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
+import signal
+from collections.abc import Iterator
 
 import pytest
 from rich.style import Style
@@ -145,3 +148,53 @@ def test_a_flat_zero_series_has_no_negative_axis() -> None:
     assert value_range(0.0, 0.0) == (0.0, 1.0)
     assert value_range(5.0, 5.0) == (4.5, 5.5)
     assert value_range(-2.0, -2.0)[0] < -2.0
+
+
+@contextlib.contextmanager
+def deadline(seconds: int) -> Iterator[None]:
+    """Fail (rather than hang the suite) when the block runs past ``seconds``."""
+    def expired(signum: int, frame: object) -> None:
+        raise TimeoutError(f"still running after {seconds}s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize(("lo", "hi"), [
+    (0.25, 0.25000000000000006),     # one quantile evaluated twice: float noise, not a range
+    (1e9, 1e9 + 1e-7),               # a step below the floats' resolution at 1e9
+    (0.0, 1e308), (-1e308, 1e308),   # hi - lo overflows
+    (float("nan"), 1.0), (float("-inf"), float("inf")),
+    (1e-300, 2e-300),
+])
+def test_axes_end_on_any_values(lo: float, hi: float) -> None:
+    """A regression: values equal but for float noise made the tick loop never advance,
+    the console hung on its first frame and grew to gigabytes."""
+    from watchdeck.ui.charts.axes import value_range
+
+    with deadline(5):
+        low, high = value_range(lo, hi)
+        new_lo, new_hi, ticks = value_ticks(low, high, 6)
+    assert math.isfinite(low) and math.isfinite(high) and low < high
+    assert 1 <= len(ticks) <= 24
+    assert ticks == sorted(ticks) and new_lo <= ticks[0]
+    assert ticks[-1] <= new_hi * (1 + 1e-9) + 1e-300
+
+
+def test_a_noisy_flat_series_renders() -> None:
+    now = 1_700_000_000.0
+    series = [PlotSeries([now + i for i in range(5)],
+                         [0.25, 0.25000000000000006, 0.25, 0.24999999999999997, 0.25], RED)]
+    with deadline(5):
+        strips = render_timechart(series, 60, 12, now, now + 4, unit="s")
+    assert len(strips) == 12
+    assert "250ms" in "".join(strip.text for strip in strips)
+
+
+def test_time_ticks_are_bounded() -> None:
+    assert len(time_ticks(1.7e9, 1.7e9 + 1e12, 100)) <= 100 // 7 + 1

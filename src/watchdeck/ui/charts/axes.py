@@ -10,6 +10,8 @@ _TIME_STEPS = (
     86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400,
 )
 
+_LIMIT = 1e300
+
 
 def nice_number(value: float, round_up: bool) -> float:
     if value <= 0 or not math.isfinite(value):
@@ -20,7 +22,7 @@ def nice_number(value: float, round_up: bool) -> float:
         nice = 1 if fraction <= 1 else 2 if fraction <= 2 else 5 if fraction <= 5 else 10
     else:
         nice = 1 if fraction < 1.5 else 2 if fraction < 3 else 5 if fraction < 7 else 10
-    return nice * 10**exponent
+    return nice * 10.0**exponent
 
 
 def value_range(
@@ -36,9 +38,18 @@ def value_range(
         lo, hi = (lo, hi) if lo is not None or hi is not None else (0.0, 1.0)
         lo = hi - 1.0 if lo is None else lo  # type: ignore[operator]
         hi = lo + 1.0 if hi is None else hi
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        lo = lo if math.isfinite(lo) else (hi - 1.0 if math.isfinite(hi) else 0.0)
+        hi = hi if math.isfinite(hi) else lo + 1.0
+    # Beyond this, hi - lo overflows; no real metric lives there.
+    lo, hi = min(max(lo, -_LIMIT), _LIMIT), min(max(hi, -_LIMIT), _LIMIT)
     if hi < lo:
         lo, hi = hi, lo
-    if hi == lo:
+    # Values that differ only by float noise (0.25 and 0.25000000000000006 from two
+    # evaluations of the same quantile) are flat: a range below what a float can step
+    # through would give ticks that never advance.
+    if hi - lo <= max(abs(lo), abs(hi)) * 1e-9:
+        hi = lo
         pad = abs(lo) * 0.1 or 1.0
         new_lo = lo - pad if fixed_lo is None else lo
         if lo >= 0 and new_lo < 0:
@@ -60,11 +71,15 @@ def value_ticks(
     # Data that starts at or just above zero reads best from zero.
     if not fixed_lo and lo >= 0 and new_lo > 0 and new_lo <= (new_hi - new_lo):
         new_lo = 0.0
+    # Ticks by index, not by repeated addition: a step below the floats' resolution at
+    # these values must not loop forever, and the count stays bounded whatever comes in.
+    first = math.ceil(new_lo / step)
+    count = math.floor((new_hi + step * 1e-9) / step) - first + 1 if math.isfinite(
+        new_hi / step) and math.isfinite(new_lo / step) else 0
     ticks = []
-    tick = math.ceil(new_lo / step) * step
-    while tick <= new_hi + step * 1e-9:
+    for index in range(first, first + min(max(count, 0), 4 * max_ticks)):
+        tick = index * step
         ticks.append(0.0 if abs(tick) < step * 1e-9 else tick)
-        tick += step
     return new_lo, new_hi, ticks
 
 
@@ -92,7 +107,7 @@ def time_ticks(t0: float, t1: float, width: int) -> list[tuple[float, str]]:
     first = math.ceil((t0 + offset) / step) * step - offset
     ticks = []
     tick = first
-    while tick <= t1:
+    while tick <= t1 and len(ticks) <= max_labels:
         ticks.append((tick, time.strftime(fmt, time.localtime(tick))))
         tick += step
     return ticks
