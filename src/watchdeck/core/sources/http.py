@@ -74,7 +74,7 @@ def _env(name: str, what: str) -> str:
     return value
 
 
-class _Credentials:
+class Credentials:
     def __init__(self, auth: AuthConfig | None, base_dir: Path) -> None:
         self.auth = auth
         self.token_file = (
@@ -105,7 +105,7 @@ class _Credentials:
         return None
 
 
-def _ssl_context(tls: TLSConfig | None, base_dir: Path) -> ssl.SSLContext | bool:
+def ssl_context(tls: TLSConfig | None, base_dir: Path) -> ssl.SSLContext | bool:
     if tls is None:
         return True
     if tls.insecure_skip_verify:
@@ -183,7 +183,7 @@ class HTTPClient:
         self.config = config
         self.base_dir = base_dir
         self.base_url = config.url
-        self._credentials = _Credentials(config.auth, base_dir)
+        self._credentials = Credentials(config.auth, base_dir)
         self._client: httpx.AsyncClient | None = None
 
     def _make_client(self) -> httpx.AsyncClient:
@@ -191,7 +191,7 @@ class HTTPClient:
         return httpx.AsyncClient(
             base_url=self.base_url,
             headers=headers,
-            verify=_ssl_context(self.config.tls, self.base_dir),
+            verify=ssl_context(self.config.tls, self.base_dir),
             timeout=httpx.Timeout(self.config.timeout),
             follow_redirects=True,
             trust_env=False,
