@@ -57,7 +57,9 @@ class NodeExporter:
 class PrometheusServer:
     def __init__(self, workdir: Path, targets: list[str], scrape_interval: str = "1s",
                  rule_files: list[Path] | None = None, extra_args: list[str] | None = None,
-                 node_targets: list[str] | None = None) -> None:
+                 node_targets: list[str] | None = None, exemplars: bool = False) -> None:
+        """``exemplars``: start with ``--enable-feature=exemplar-storage`` (serves
+        ``/api/v1/query_exemplars`` from OpenMetrics scrapes)."""
         self.binary = require_binary("prometheus")
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
@@ -84,7 +86,9 @@ scrape_configs:
 """,
             encoding="utf-8",
         )
-        self.extra_args = extra_args or []
+        self.extra_args = list(extra_args or [])
+        if exemplars:
+            self.extra_args.append("--enable-feature=exemplar-storage")
         self.process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -8,8 +8,14 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from watchdeck.core.engine.exemplars import (
+    DEFAULT_CAPACITY,
+    DEFAULT_PER_SERIES,
+    Entry,
+    ExemplarStore,
+)
 from watchdeck.core.engine.rules import Group, RuleManager, load_rule_file
-from watchdeck.core.engine.scrape import DEFAULT_MAX_BODY, ExemplarStore, Scraper, Target
+from watchdeck.core.engine.scrape import DEFAULT_MAX_BODY, Scraper, Target
 from watchdeck.core.engine.storage import Storage
 
 
@@ -25,13 +31,15 @@ class EmbeddedEngine:
         max_body_bytes: int = DEFAULT_MAX_BODY,
         rule_files: Sequence[Path] = (),
         rule_interval: float | None = None,
+        max_exemplars: int = DEFAULT_CAPACITY,
+        exemplars_per_series: int = DEFAULT_PER_SERIES,
         clock: Callable[[], float] = time.time,
     ) -> None:
         from watchdeck.core.engine.promql import Evaluator
 
         self.clock = clock
         self.storage = Storage(retention_ms=int(retention * 1000), max_series=max_series)
-        self.exemplars = ExemplarStore()
+        self.exemplars = ExemplarStore(max_exemplars, exemplars_per_series)
         self.scraper = Scraper(self.storage, targets, interval, timeout, max_body_bytes,
                                self.exemplars, clock)
         groups: list[Group] = []
@@ -61,6 +69,14 @@ class EmbeddedEngine:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.scraper.aclose()
+
+    def query_exemplars(self, expr: str, start_ms: int | None, end_ms: int | None
+                        ) -> list[tuple[dict[str, str], list[Entry]]] | None:
+        """Prometheus's ``query_exemplars`` over the scraped exemplars (``None``: the
+        query has no selector). Raises PromQLError for a query that does not parse."""
+        from watchdeck.core.engine.exemplars import query
+
+        return query(self.exemplars, expr, start_ms, end_ms)
 
     def load_openmetrics(self, path: Path) -> int:
         """Samples of an OpenMetrics file with timestamps into the store; returns how many

@@ -9,7 +9,8 @@ text parser silently misreads exemplars), and appended with Prometheus's rules:
 * a series that was in the last scrape but not in this one gets a staleness marker, and a
   failed scrape marks every series of the target stale;
 * ``up``, ``scrape_duration_seconds`` and ``scrape_samples_scraped`` are written for every
-  target, with the reason of a failure kept for the status bar and ``/api/v1/targets``.
+  target, with the reason of a failure kept for the status bar and ``/api/v1/targets``;
+* exemplars of OpenMetrics answers go to the :class:`~.exemplars.ExemplarStore`.
 
 Parsing and appending run in a worker thread so a large scrape does not stall the UI.
 """
@@ -18,14 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 
 from watchdeck import __version__
+from watchdeck.core.engine.exemplars import ExemplarStore
 from watchdeck.core.engine.storage import STALE_NAN, LabelKey, Storage, label_key
 from watchdeck.core.safe import sanitize
 
@@ -34,7 +35,6 @@ ACCEPT = (
     "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 )
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
-EXEMPLARS_PER_SERIES = 8
 
 
 @dataclass
@@ -57,35 +57,46 @@ class TargetHealth:
     last_scrape: float | None = None
     last_duration: float = 0.0
     samples: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Exemplar:
-    labels: dict[str, str]
-    value: float
-    timestamp: float | None
-
-
-@dataclass
-class ExemplarStore:
-    """The newest few exemplars of each series (trace ids for the traces drill-down)."""
-
-    per_series: int = EXEMPLARS_PER_SERIES
-    max_series: int = 50_000
-    by_series: dict[LabelKey, deque[Exemplar]] = field(default_factory=dict)
-
-    def add(self, key: LabelKey, exemplar: Exemplar) -> None:
-        ring = self.by_series.get(key)
-        if ring is None:
-            if len(self.by_series) >= self.max_series:
-                return
-            ring = self.by_series[key] = deque(maxlen=self.per_series)
-        if not ring or ring[-1] != exemplar:
-            ring.append(exemplar)
+    exemplar_error: str = ""  # why the last answer's exemplars were dropped
 
 
 class ScrapeError(Exception):
     pass
+
+
+def exemplar_ms(timestamp: object) -> int:
+    """An exemplar's timestamp in ms as Prometheus reads it: the text as a float of
+    seconds, times 1000, truncated."""
+    seconds = getattr(timestamp, "sec", None)
+    if seconds is not None:  # prometheus_client's Timestamp keeps the digits it read
+        value = float(f"{seconds}.{getattr(timestamp, 'nsec', 0):09d}")
+    else:
+        value = float(timestamp)  # type: ignore[arg-type]
+    return int(value * 1000)
+
+
+def strip_exemplars(text: str) -> str:
+    """An OpenMetrics answer without the exemplars (`` # {...} value ts``) of its sample
+    lines; a ``#`` inside a quoted label value is not one."""
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        if not line or line[0] == "#" or " # " not in line:
+            continue
+        quoted = escaped = False
+        for pos, char in enumerate(line):
+            if quoted:
+                if escaped:
+                    escaped = False
+                elif char == "\\":
+                    escaped = True
+                elif char == '"':
+                    quoted = False
+            elif char == '"':
+                quoted = True
+            elif char == "#" and line[pos - 1] == " ":
+                lines[index] = line[:pos - 1]
+                break
+    return "\n".join(lines)
 
 
 def _timestamp_ms(timestamp: object, default: int) -> int:
@@ -286,23 +297,45 @@ class Scraper:
 
     def _parse_all(self, target: Target, text: str, content_type: str, now_ms: int
                    ) -> list[tuple[LabelKey, int, float]]:
-        """The whole answer through the parser (OpenMetrics with exemplars)."""
+        """The whole answer through the parser (OpenMetrics with exemplars).
+
+        prometheus_client's parser refuses a whole answer for one bad exemplar (labels
+        over 128 characters, one on a gauge); Prometheus keeps the samples and drops the
+        exemplar. So when the answer does not parse, it is parsed again without its
+        exemplars, and if that works the scrape counts, its exemplars lost and the reason
+        kept in the target's ``exemplar_error``.
+        """
+        openmetrics = "openmetrics" in content_type
+        health = self.health.get(target.url)
+        try:
+            families = self._families(text, openmetrics)
+            exemplar_error = ""
+        except ScrapeError as error:
+            if not openmetrics:
+                raise
+            try:
+                families = self._families(strip_exemplars(text), openmetrics)
+            except ScrapeError:
+                raise error from None
+            exemplar_error = f"exemplars dropped: {error}"
+        if health is not None:
+            health.exemplar_error = exemplar_error
         rows = []
         seen: set[LabelKey] = set()
-        for family in self._families(text, "openmetrics" in content_type):
+        for family in families:
             for sample in family.samples:
                 key = self._labels_key(target, sample.name, sample.labels)
                 if key in seen:
                     continue
                 seen.add(key)
                 rows.append((key, _timestamp_ms(sample.timestamp, now_ms), float(sample.value)))
-                if sample.exemplar is not None:
-                    exemplar = sample.exemplar
+                exemplar = sample.exemplar
+                if exemplar is not None:
                     stamp = exemplar.timestamp
-                    self.exemplars.add(key, Exemplar(
-                        dict(exemplar.labels), float(exemplar.value),
-                        _timestamp_ms(stamp, now_ms) / 1000 if stamp is not None else None,
-                    ))
+                    self.exemplars.add(
+                        key, exemplar.labels, float(exemplar.value),
+                        exemplar_ms(stamp) if stamp is not None else now_ms,
+                        has_timestamp=stamp is not None)
         return rows
 
     def _mark_failed(self, target: Target, now_ms: int) -> None:

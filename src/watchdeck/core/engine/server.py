@@ -1,7 +1,8 @@
 """The embedded engine served over Prometheus's HTTP API (aiohttp).
 
-``/api/v1/query``, ``query_range``, ``labels``, ``label/<name>/values``, ``series``,
-``alerts``, ``rules``, ``targets`` and ``status/buildinfo``, by GET or form POST, with
+``/api/v1/query``, ``query_range``, ``query_exemplars``, ``labels``,
+``label/<name>/values``, ``series``, ``alerts``, ``rules``, ``targets`` and
+``status/buildinfo``, by GET or form POST, with
 Prometheus's envelope and error JSON, so Grafana, promtool or another watchdeck can read
 it. Evaluation runs in worker threads.
 """
@@ -120,7 +121,10 @@ class EngineAPI:
 
             try:
                 params = await self.params(request)
-                return _success(await method(request, params))
+                data = await method(request, params)
+                if isinstance(data, web.StreamResponse):
+                    return data
+                return _success(data)
             except APIError as error:
                 return _failure(error.error_type, error.message)
             except PromQLError as error:
@@ -156,6 +160,29 @@ class EngineAPI:
                                          int(round(start * 1000)), int(round(end * 1000)),
                                          int(round(step * 1000)))
         return to_api_data(result)
+
+    async def query_exemplars(self, request: web.Request, params: dict[str, list[str]]
+                              ) -> Any:
+        from watchdeck.core.engine.exemplars import to_api_data
+
+        bounds = []
+        for name in ("start", "end"):
+            text = self.one(params, name, required=False)
+            if text is None:
+                bounds.append(None)
+                continue
+            try:
+                bounds.append(round(parse_time(text, name) * 1000))
+            except APIError:  # Prometheus's parseTimeParam words it so
+                raise APIError("bad_data", f'invalid parameter "{name}": Invalid time value '
+                               f"for '{name}': cannot parse \"{text}\" to a valid timestamp"
+                               ) from None
+        found = await asyncio.to_thread(self.engine.query_exemplars,
+                                        self.one(params, "query", required=False) or "",
+                                        bounds[0], bounds[1])
+        if found is None:  # no selector in the query: Prometheus answers 204, no body
+            return web.Response(status=204)
+        return to_api_data(found)
 
     def _window(self, params: dict[str, list[str]]) -> tuple[Any, int | None, int | None]:
         try:
@@ -216,7 +243,8 @@ def create_app(engine: EmbeddedEngine) -> web.Application:
     api = EngineAPI(engine)
     app = web.Application()
     routes = [
-        ("query", api.query), ("query_range", api.query_range), ("labels", api.labels),
+        ("query", api.query), ("query_range", api.query_range),
+        ("query_exemplars", api.query_exemplars), ("labels", api.labels),
         ("label/{name}/values", api.label_values), ("series", api.series),
         ("alerts", api.alerts), ("rules", api.rules), ("targets", api.targets),
         ("status/buildinfo", api.buildinfo),

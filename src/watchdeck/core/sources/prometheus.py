@@ -16,7 +16,7 @@ from typing import Any
 from watchdeck.core.alerts import Alert, alerts_from_rules
 from watchdeck.core.config.models import PrometheusSourceConfig
 from watchdeck.core.errors import BadResponseError, QueryError
-from watchdeck.core.model import QueryResult, Series
+from watchdeck.core.model import Exemplar, QueryResult, Series
 from watchdeck.core.safe import sanitize
 from watchdeck.core.sources.http import HTTPClient, HTTPResponse, body_excerpt
 
@@ -84,6 +84,32 @@ def parse_result(data: Any, warnings: tuple[str, ...] = (), infos: tuple[str, ..
     except (TypeError, ValueError, IndexError, AttributeError) as error:
         raise BadResponseError(f"malformed {kind} result: {sanitize(str(error), 120)}") from None
     raise BadResponseError(f"unknown resultType {sanitize(str(kind), 40)!r}")
+
+
+def parse_exemplars(data: Any) -> list[Exemplar]:
+    """Turn ``query_exemplars``'s ``data`` into exemplars, sorted by time (then series).
+    ``null`` (a query without selectors) is none."""
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise BadResponseError("exemplars answer is not a list")
+    out = []
+    try:
+        for item in data:
+            series = _labels(item.get("seriesLabels"))
+            for entry in item.get("exemplars") or ():
+                out.append(Exemplar.from_labels(series, _labels(entry.get("labels", {})),
+                                                _float(entry["value"]),
+                                                float(entry["timestamp"])))
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        raise BadResponseError(f"malformed exemplars answer: {sanitize(str(error), 120)}"
+                               ) from None
+    out.sort(key=lambda e: (e.timestamp, sorted(e.series_labels.items())))
+    return out
+
+
+NO_EXEMPLARS = ("no exemplars for this query and window (Prometheus keeps them only with "
+                "--enable-feature=exemplar-storage, and only from OpenMetrics scrapes)")
 
 
 class PrometheusSource:
@@ -178,6 +204,23 @@ class PrometheusSource:
     async def query_range(self, expr: str, start: float, end: float, step: float) -> QueryResult:
         form = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
         return self._result(*await self._call("POST", "query_range", data=form))
+
+    async def query_exemplars(self, expr: str, start: float, end: float) -> list[Exemplar]:
+        """The exemplars of the series ``expr`` selects, in ``[start, end]``.
+
+        Prometheus answers an empty list both when there are none and when exemplar
+        storage is off, so an empty answer can only say :data:`NO_EXEMPLARS`.
+        """
+        form = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}"}
+        response = await self.http.request("POST", "/api/v1/query_exemplars", data=form)
+        if response.status == 204 and not response.body.strip():
+            return []  # a query without selectors, e.g. "1 + 1"
+        data = self._decode(response)[0]
+        try:
+            return parse_exemplars(data)
+        except BadResponseError as error:
+            error.source = self.name
+            raise
 
     def _result(self, data: Any, warnings: tuple[str, ...], infos: tuple[str, ...]
                 ) -> QueryResult:

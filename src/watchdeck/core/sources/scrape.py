@@ -19,7 +19,7 @@ from watchdeck.core.engine.matchers import Matcher
 from watchdeck.core.engine.runtime import EmbeddedEngine
 from watchdeck.core.engine.scrape import Target
 from watchdeck.core.errors import QueryError, SourceConfigError
-from watchdeck.core.model import QueryResult
+from watchdeck.core.model import Exemplar, QueryResult
 from watchdeck.core.paths import expand
 
 
@@ -33,6 +33,16 @@ def read_targets(config: ScrapeSourceConfig, base_dir: Path) -> list[str]:
             raise SourceConfigError(f"cannot read targets_file {path}: {error}") from None
         urls += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     return urls
+
+
+def _exemplar_settings(config: ScrapeSourceConfig) -> dict[str, int]:
+    """``max_exemplars`` and ``exemplars_per_series`` when the config has them."""
+    settings = {}
+    for name in ("max_exemplars", "exemplars_per_series"):
+        value = getattr(config, name, None)
+        if value is not None:
+            settings[name] = int(value)
+    return settings
 
 
 class ScrapeSource:
@@ -54,6 +64,7 @@ class ScrapeSource:
                 max_body_bytes=config.max_body_bytes,
                 rule_files=[expand(p, base_dir) for p in config.rules],
                 rule_interval=config.rule_interval,
+                **_exemplar_settings(config),
             )
         self.engine = engine
 
@@ -84,6 +95,19 @@ class ScrapeSource:
                           ) -> QueryResult:
         return await self._evaluate(self.engine.evaluator.range, expr, int(start * 1000),
                                     int(end * 1000), int(step * 1000))
+
+    async def query_exemplars(self, expr: str, start: float, end: float) -> list[Exemplar]:
+        """The exemplars of the series ``expr`` selects, in ``[start, end]``, from the
+        engine's OpenMetrics scrapes (as Prometheus's ``query_exemplars``)."""
+        from watchdeck.core.engine.exemplars import to_exemplars
+        from watchdeck.core.engine.promql import PromQLError
+
+        try:
+            found = await asyncio.to_thread(self.engine.query_exemplars, expr,
+                                            round(start * 1000), round(end * 1000))
+        except PromQLError as error:
+            raise QueryError(error.error_type, str(error), source=self.name) from None
+        return to_exemplars(found or ())
 
     def _match_sets(self, match: list[str] | None) -> list[list[Matcher]] | None:
         if not match:
