@@ -66,7 +66,7 @@ def test_check_reports_bad_layout_files_with_file_and_line(name: str, tmp_path: 
 @pytest.mark.parametrize(("text", "line", "message"), [
     ("sources:\n  prom:\n    type: prometheus\n    url: http://x\n    timeout: 5q\n", 5,
      "bad duration '5q'"),
-    ("sources:\n  l: {type: loki, url: http://x}\n", 2, "unknown source type 'loki'"),
+    ("sources:\n  l: {type: nvml, url: http://x}\n", 2, "unknown source type 'nvml'"),
     ("sources: {}\nroles:\n  metrics: nope\n", 3, "unknown source 'nope'"),
     ("sources: {}\nkeymap:\n  zooom: f\n", 3, "unknown binding id 'zooom'"),
     ("sources: {}\nthemes: dark\n", 2, "unknown key 'themes'"),

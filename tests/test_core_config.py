@@ -342,3 +342,28 @@ def test_without_flags_the_loaded_config_is_kept(tmp_path: Path) -> None:
     loaded = config_from_flags(base)
     assert isinstance(loaded, LoadedConfig)
     assert loaded.config == base.config
+
+
+def test_log_and_trace_flags_make_sources_with_their_roles() -> None:
+    loaded = config_from_flags(None, logs=["/var/log/llm/*.jsonl"], otlp="127.0.0.1:4318",
+                               jaeger="http://jaeger:16686")
+    assert loaded is not None
+    sources = loaded.config.sources
+    assert sources["logfile"].type == "file" and sources["logfile"].paths == [
+        "/var/log/llm/*.jsonl"]
+    assert sources["otlp"].listen == "127.0.0.1:4318"
+    assert sources["jaeger"].url == "http://jaeger:16686"
+    # Jaeger wins the traces role over the receiver, the file the logs role.
+    assert loaded.config.roles == {"traces": "jaeger", "logs": "logfile"}
+    both = config_from_flags(None, loki="http://loki:3100", tempo="http://tempo:3200",
+                             logs=["x.log"], jaeger="http://j:16686")
+    assert both is not None and both.config.roles == {"traces": "tempo", "logs": "loki"}
+
+
+@pytest.mark.parametrize(("flag", "value"), [
+    ("loki", "loki:3100"), ("tempo", "ftp://tempo"), ("jaeger", "http://"),
+    ("otlp", "4318"), ("logs", [" "]), ("scrape", ["nope"]), ("alertmanager", "am"),
+])
+def test_a_bad_flag_is_named(flag: str, value: object) -> None:
+    with pytest.raises(FlagError, match=f"^--{flag}: "):
+        config_from_flags(None, **{flag: value})  # type: ignore[arg-type]

@@ -43,6 +43,16 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         default=argparse.SUPPRESS if suppress else [],
                         help="scrape this /metrics endpoint with the embedded engine "
                              "(repeatable; no Prometheus needed)")
+    parser.add_argument("--loki", metavar="URL", default=default, help="use this Loki for logs")
+    parser.add_argument("--logs", metavar="FILE", action="append",
+                        default=argparse.SUPPRESS if suppress else [],
+                        help="follow this log file or glob (repeatable)")
+    parser.add_argument("--tempo", metavar="URL", default=default,
+                        help="use this Tempo for traces")
+    parser.add_argument("--jaeger", metavar="URL", default=default,
+                        help="use this Jaeger query service for traces")
+    parser.add_argument("--otlp", metavar="HOST:PORT", default=default,
+                        help="receive OTLP/HTTP traces and logs here (e.g. 127.0.0.1:4318)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,7 +120,9 @@ def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     elif default_config_path().is_file():
         loaded = load_config(default_config_path())
     loaded = config_from_flags(loaded, prometheus=args.prometheus, scrape=args.scrape,
-                               alertmanager=args.alertmanager)
+                               alertmanager=args.alertmanager, loki=args.loki,
+                               logs=args.logs, tempo=args.tempo, jaeger=args.jaeger,
+                               otlp=args.otlp)
     directories = [shipped_layouts_dir()]
     if loaded is not None:
         directories += [expand(d, loaded.base_dir) for d in loaded.config.layouts]

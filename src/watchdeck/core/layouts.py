@@ -80,6 +80,10 @@ def _semantic_issues(
         if known_sources is not None and panel.source not in known_sources:
             issues.append(issue_at(data, [*where, "source"], shown,
                                    _unknown_source(panel.source, known_sources)))
+        for s, name in enumerate(getattr(panel, "sources", ())):
+            if known_sources is not None and name not in known_sources:
+                issues.append(issue_at(data, [*where, "sources", s], shown,
+                                       _unknown_source(name, known_sources)))
         texts: list[tuple[list[str | int], str]] = [([*where, "title"], panel.title)]
         texts += [([*where, "queries", q, "expr"], query.expr)
                   for q, query in enumerate(panel.queries)]

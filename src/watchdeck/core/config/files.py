@@ -82,33 +82,65 @@ def load_config(path: Path) -> LoadedConfig:
 def config_from_flags(
     base: LoadedConfig | None, *, prometheus: str | None = None,
     scrape: list[str] | None = None, alertmanager: str | None = None,
+    loki: str | None = None, logs: list[str] | None = None, tempo: str | None = None,
+    jaeger: str | None = None, otlp: str | None = None,
 ) -> LoadedConfig | None:
-    """Add the config-less source flags to ``base`` (or start from nothing)."""
-    if base is None and not prometheus and not scrape and not alertmanager:
+    """Add the config-less source flags to ``base`` (or start from nothing). Each flag adds
+    a source named after it and gives it its role (``--prometheus`` keeps the metrics role
+    over ``--scrape``; ``--tempo`` the traces role over ``--jaeger`` over ``--otlp``;
+    ``--loki`` the logs role over ``--logs``)."""
+    given = (prometheus, scrape, alertmanager, loki, logs, tempo, jaeger, otlp)
+    if base is None and not any(given):
         return None
     data: dict[str, Any] = to_data(base.config) if base is not None else {}
     sources: dict[str, Any] = dict(data.get("sources", {}))
+    roles: dict[str, Any] = dict(data.get("roles", {}))
     if prometheus:
         sources["prometheus"] = {"type": "prometheus", "url": prometheus}
-        roles = dict(data.get("roles", {}))
         roles["metrics"] = "prometheus"
-        data["roles"] = roles
         if base is None:  # a bare Prometheus: start on its own health, which always has data
             data.setdefault("default_layout", "prometheus")
     if alertmanager:
         sources["alertmanager"] = {"type": "alertmanager", "url": alertmanager}
-        data["roles"] = {**data.get("roles", {}), "alerts": "alertmanager"}
+        roles["alerts"] = "alertmanager"
     if scrape:
         sources["scrape"] = {"type": "scrape", "targets": list(scrape)}
         if not prometheus:  # with both flags, the Prometheus keeps the metrics role
-            data["roles"] = {**data.get("roles", {}), "metrics": "scrape"}
+            roles["metrics"] = "scrape"
+    if otlp:
+        sources["otlp"] = {"type": "otlp", "listen": otlp}
+        roles["traces"] = "otlp"
+        roles.setdefault("logs", "otlp")
+    if jaeger:
+        sources["jaeger"] = {"type": "jaeger", "url": jaeger}
+        roles["traces"] = "jaeger"
+    if tempo:
+        sources["tempo"] = {"type": "tempo", "url": tempo}
+        roles["traces"] = "tempo"
+    if logs:
+        sources["logfile"] = {"type": "file", "path": list(logs)}
+        roles["logs"] = "logfile"
+    if loki:
+        sources["loki"] = {"type": "loki", "url": loki}
+        roles["logs"] = "loki"
+    if roles:
+        data["roles"] = roles
     data["sources"] = sources
+    # Each flag's source alone first, so a bad value names its flag.
+    flags = {"prometheus": prometheus, "alertmanager": alertmanager, "scrape": scrape,
+             "otlp": otlp, "jaeger": jaeger, "tempo": tempo, "logfile": logs, "loki": loki}
+    for name, value in flags.items():
+        if not value:
+            continue
+        try:
+            convert(Config, {"sources": {name: sources[name]}})
+        except ModelError as error:
+            flag = "--logs" if name == "logfile" else f"--{name}"
+            raise FlagError(f"{flag}: {error.reason.split(': ', 1)[-1]}") from None
     try:
         config = convert(Config, data)
     except ModelError as error:
-        flag = ("--scrape" if "scrape" in error.path else
-                "--alertmanager" if "alertmanager" in error.path else "--prometheus")
-        raise FlagError(f"{flag}: {error.reason.split(': ', 1)[-1]}") from None
+        raise FlagError(error.reason) from None
     if base is not None:
         return LoadedConfig(config=config, path=base.path, base_dir=base.base_dir)
     return LoadedConfig(config=config)

@@ -7,6 +7,7 @@ is reported with the file, line and key by :mod:`watchdeck.core.config.loader`.
 from __future__ import annotations
 
 import re
+import shlex
 from typing import Annotated, ClassVar, Literal, Union
 
 from msgspec import Meta, field
@@ -127,6 +128,10 @@ class ScrapeSourceConfig(SourceBase, tag="scrape"):
         3 * 3600.0  # type: ignore[assignment]
     )
     max_series: Annotated[int, Meta(ge=1, description="Most series kept.")] = 200_000
+    max_exemplars: Annotated[int, Meta(ge=1, description=(
+        "Most exemplars kept (OpenMetrics trace ids; oldest overwritten)."))] = 100_000
+    exemplars_per_series: Annotated[int, Meta(ge=1, description=(
+        "Most exemplars kept per series (rare slow buckets are not pushed out)."))] = 500
     max_body_bytes: Annotated[int, Meta(ge=1024, description="Largest scrape answer.")] = (
         16 * 1024 * 1024
     )
@@ -145,13 +150,120 @@ class ScrapeSourceConfig(SourceBase, tag="scrape"):
             raise field_errors(problems)
 
 
-SourceConfig = Union[PrometheusSourceConfig, ScrapeSourceConfig, AlertmanagerSourceConfig]
-SOURCE_TYPES = ("prometheus", "scrape", "alertmanager")
+class LokiSourceConfig(HTTPSourceConfig, tag="loki"):
+    """Grafana Loki: query_range for history, the WebSocket tail for live lines."""
+
+    query: Annotated[str | None, _text('Default LogQL stream selector, e.g. {app="vllm"}.')] = (
+        None
+    )
+
+
+class JaegerSourceConfig(HTTPSourceConfig, tag="jaeger"):
+    """Jaeger query (port 16686): /api/v3 first, the internal /api for older servers."""
+
+
+class TempoSourceConfig(HTTPSourceConfig, tag="tempo"):
+    """Grafana Tempo (port 3200): TraceQL search, traces by id, tag completion."""
+
+
+class FileSourceConfig(SourceBase, tag="file"):
+    """Files followed like tail -F: rotation, truncation, files that appear later."""
+
+    path: Annotated[
+        str | list[str], _text("A path or glob (/var/log/llm/*.jsonl), or a list of them.")
+    ]
+    backlog: Annotated[int, Meta(ge=0, description=(
+        "Most lines from the end to start with, per file (caps the panel's backlog)."))] = 1000
+    poll_interval: Annotated[
+        Duration, _text("How often to look for new lines, rotation and new files.")
+    ] = 0.25  # type: ignore[assignment]
+
+    @property
+    def paths(self) -> list[str]:
+        return [self.path] if isinstance(self.path, str) else list(self.path)
+
+    def __post_init__(self) -> None:
+        if not self.paths or not all(p.strip() for p in self.paths):
+            raise field_error("path", "path must name at least one file or glob")
+        if not 0.01 <= self.poll_interval <= 60:
+            raise field_error("poll_interval", "poll_interval must be between 10ms and 60s")
+
+
+class CommandSourceConfig(SourceBase, tag="command"):
+    """Lines from a command's stdout and stderr (kubectl logs -f, journalctl -f -o json)."""
+
+    command: Annotated[
+        str | list[str],
+        _text("The command: a list of arguments, or a string split like a shell would "
+              "(no shell unless shell: true)."),
+    ]
+    shell: Annotated[bool, _text("Run the string through /bin/sh -c.")] = False
+    cwd: Annotated[str | None, _text("Working directory (relative to the config file; default: "
+                                     "the console's working directory).")] = None
+    env: Annotated[dict[str, str], _text("Extra environment variables.")] = field(
+        default_factory=dict)
+    restart: Annotated[bool, _text("Restart it, with backoff, when it exits.")] = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.command, list) and not self.command or not self.command:
+            raise field_error("command", "command must not be empty")
+        if self.shell and not isinstance(self.command, str):
+            raise field_error("shell", "shell: true needs command as a string")
+        if isinstance(self.command, str) and not self.shell:
+            try:
+                shlex.split(self.command)
+            except ValueError as error:
+                raise field_error("command", f"cannot split the command: {error}") from None
+
+
+class WebSocketSourceConfig(SourceBase, tag="websocket"):
+    """A ws:// or wss:// endpoint sending JSON lines or text."""
+
+    url: Annotated[str, _text("ws:// or wss:// URL.")]
+    headers: Annotated[dict[str, str], _text("Extra headers on the upgrade request.")] = field(
+        default_factory=dict)
+    auth: AuthConfig | None = None
+    tls: TLSConfig | None = None
+    subscribe: Annotated[
+        str | None, _text("A message to send after connecting (e.g. a JSON subscription).")
+    ] = None
+    max_message_bytes: Annotated[
+        int, Meta(ge=1024, description="Larger messages close the connection.")
+    ] = 16 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if not re.match(r"^wss?://[^/\s]+", self.url):
+            raise field_error("url", f"not a ws(s) URL: {self.url!r}")
+
+
+class OTLPSourceConfig(SourceBase, tag="otlp"):
+    """The embedded OTLP/HTTP receiver: applications send logs (and traces) to it."""
+
+    listen: Annotated[str, _text("host:port to listen on (loopback unless you say so).")] = (
+        "127.0.0.1:4318"
+    )
+    max_logs: Annotated[int, Meta(ge=100, description="Most log records kept.")] = 100_000
+    max_spans: Annotated[int, Meta(ge=100, description="Most spans kept.")] = 200_000
+    max_body_bytes: Annotated[int, Meta(ge=1024, description="Larger requests are refused "
+                                                            "(413).")] = 16 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        host, sep, port = self.listen.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise field_error("listen", f"expected host:port, got {self.listen!r}")
+
+
+SourceConfig = Union[PrometheusSourceConfig, ScrapeSourceConfig, AlertmanagerSourceConfig,
+                     LokiSourceConfig, FileSourceConfig, CommandSourceConfig,
+                     WebSocketSourceConfig, OTLPSourceConfig, JaegerSourceConfig,
+                     TempoSourceConfig]
+SOURCE_TYPES = ("prometheus", "scrape", "alertmanager", "loki", "file", "command", "websocket",
+                "otlp", "jaeger", "tempo")
 SOURCE_ROLE_TYPES: dict[str, tuple[str, ...]] = {
     "metrics": ("prometheus", "scrape"),
     "alerts": ("alertmanager", "prometheus", "scrape"),
-    "logs": (),
-    "traces": (),
+    "logs": ("loki", "file", "command", "websocket", "otlp"),
+    "traces": ("tempo", "jaeger", "otlp"),
 }
 
 
@@ -331,8 +443,49 @@ class AlertsPanel(PanelBase, tag="alerts", kw_only=True):
                 raise field_error("filter", str(error)) from None
 
 
-Panel = Union[TimeseriesPanel, StatPanel, BarsPanel, TablePanel, TextPanel, AlertsPanel]
-PANEL_TYPES = ("timeseries", "stat", "bars", "table", "text", "alerts")
+class LogsPanel(PanelBase, tag="logs", kw_only=True):
+    """Live log lines of one or more log sources, merged in time order."""
+
+    source: Annotated[str, _text("Role or source name (default: the logs role).")] = "logs"
+    sources: Annotated[
+        list[str], _text("Several log sources merged in time order (instead of source).")
+    ] = field(default_factory=list)
+    query: Annotated[
+        str | None, _text('The source\'s own query: LogQL for Loki, e.g. {app="vllm"}.')
+    ] = None
+    filter: Annotated[
+        str | None, _text("Initial filter, e.g. level>=warn -healthz replica=b.")
+    ] = None
+    columns: Annotated[
+        list[str], _text("Fields shown as columns (the others as key=value after the message).")
+    ] = field(default_factory=list)
+    wrap: Annotated[bool, _text("Wrap long lines.")] = False
+    buffer: Annotated[int, Meta(ge=100, le=2_000_000, description="Most lines kept.")] = (
+        100_000
+    )
+    backlog: Annotated[int, Meta(ge=0, le=100_000, description="Lines of history at start.")] = (
+        1000
+    )
+    needs_queries: ClassVar[bool] = False
+
+    @property
+    def source_names(self) -> list[str]:
+        return list(self.sources) or [self.source]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.filter:
+            from watchdeck.core.logs.filter import parse_filter
+
+            try:
+                parse_filter(self.filter)
+            except ValueError as error:
+                raise field_error("filter", str(error)) from None
+
+
+Panel = Union[TimeseriesPanel, StatPanel, BarsPanel, TablePanel, TextPanel, AlertsPanel,
+              LogsPanel]
+PANEL_TYPES = ("timeseries", "stat", "bars", "table", "text", "alerts", "logs")
 
 
 class Variable(StrictModel):

@@ -25,6 +25,34 @@ def build_source(name: str, config: object, base_dir: Path) -> Source:
         from watchdeck.core.sources.scrape import ScrapeSource
 
         return ScrapeSource(name, config, base_dir)  # type: ignore[arg-type]
+    if kind == "loki":
+        from watchdeck.core.sources.loki import LokiSource
+
+        return LokiSource(name, config, base_dir)  # type: ignore[arg-type]
+    if kind == "file":
+        from watchdeck.core.sources.logfile import FileLogSource
+
+        return FileLogSource(name, config, base_dir)  # type: ignore[arg-type]
+    if kind == "command":
+        from watchdeck.core.sources.command import CommandLogSource
+
+        return CommandLogSource(name, config, base_dir)  # type: ignore[arg-type]
+    if kind == "websocket":
+        from watchdeck.core.sources.websocket import WebSocketLogSource
+
+        return WebSocketLogSource(name, config, base_dir)  # type: ignore[arg-type]
+    if kind == "otlp":
+        from watchdeck.core.sources.otlp import OTLPSource
+
+        return OTLPSource(name, config, base_dir)  # type: ignore[arg-type]
+    if kind == "jaeger":
+        from watchdeck.core.sources.jaeger import JaegerSource
+
+        return JaegerSource(name, config, base_dir)  # type: ignore[arg-type]
+    if kind == "tempo":
+        from watchdeck.core.sources.tempo import TempoSource
+
+        return TempoSource(name, config, base_dir)  # type: ignore[arg-type]
     raise ValueError(f"source type {kind!r} is not supported")
 
 
