@@ -73,18 +73,37 @@ def demo_app(fleet: Fleet, layouts: list[Path], *, layout: str | None = None,
     from watchdeck.core.engine.scrape import Target
     from watchdeck.core.layouts import LayoutCatalog
     from watchdeck.core.paths import shipped_layouts_dir
+    from watchdeck.core.sources import build_source
     from watchdeck.core.sources.scrape import ScrapeSource
     from watchdeck.ui.app import WatchdeckApp
 
-    config = convert(Config, {
-        "sources": {"demo": {"type": "scrape", "interval": scrape_interval,
-                             "rules": [str(rules or fleet.rules_path)], "job": "demo"}},
-        "roles": {"metrics": "demo"},
-        "default_layout": "llm-overview",
-    })
+    sources: dict[str, dict[str, object]] = {
+        "demo": {"type": "scrape", "interval": scrape_interval,
+                 "rules": [str(rules or fleet.rules_path)], "job": "demo"}}
+    roles = {"metrics": "demo"}
+    if fleet.config.log_path is not None:
+        # The fleet's request log, followed like any log file.
+        sources["demo-logs"] = {"type": "file", "path": str(fleet.config.log_path),
+                                "backlog": 2000}
+        roles["logs"] = "demo-logs"
+    if fleet.config.span_exporter is None and not fleet.config.otlp_endpoint:
+        # The embedded OTLP receiver on a free loopback port; the fleet's SDK exports each
+        # request's trace to it (the endpoint is set once the port is known).
+        sources["demo-traces"] = {"type": "otlp", "listen": "127.0.0.1:0"}
+        roles["traces"] = "demo-traces"
+    config = convert(Config, {"sources": sources, "roles": roles,
+                              "default_layout": "llm-overview"})
     loaded = LoadedConfig(config=config, base_dir=Path.cwd())
+    built = {name: build_source(name, spec, Path.cwd())
+             for name, spec in config.sources.items() if name != "demo"}
 
     async def discover() -> list[Target]:
+        receiver = built.get("demo-traces")
+        if receiver is not None:
+            problem = await receiver.listen()  # type: ignore[attr-defined]
+            address = receiver.address  # type: ignore[attr-defined]
+            if problem is None and address:
+                fleet.config.otlp_endpoint = f"http://{address}"
         await fleet.start()
         return [Target(target.url, job=target.kind) for target in fleet.described_targets]
 
@@ -93,4 +112,5 @@ def demo_app(fleet: Fleet, layouts: list[Path], *, layout: str | None = None,
     catalog = LayoutCatalog([shipped_layouts_dir(), *layouts], loaded.known_source_names(),
                             builtin_directory=shipped_layouts_dir())
     catalog.load()
-    return WatchdeckApp(loaded, catalog, layout=layout, theme=theme, sources={"demo": source})
+    return WatchdeckApp(loaded, catalog, layout=layout, theme=theme,
+                        sources={"demo": source, **built})

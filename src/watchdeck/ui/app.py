@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -20,6 +20,7 @@ from watchdeck.core.errors import SourceError
 from watchdeck.core.feeds import AlertList, FeedKey
 from watchdeck.core.keys import KEYS, display_keys
 from watchdeck.core.layouts import CatalogChanges, LayoutCatalog
+from watchdeck.core.logs.streams import LogStreams
 from watchdeck.core.paths import shipped_themes_dir, user_themes_dir
 from watchdeck.core.safe import sanitize
 from watchdeck.core.sources import build_sources
@@ -30,7 +31,8 @@ from watchdeck.ui.bindings import bindings_for
 from watchdeck.ui.context import DashboardContext
 from watchdeck.ui.hub import FeedUpdated, HealthChanged, Hub
 from watchdeck.ui.panels.alerts import AlertAction, severity_counts
-from watchdeck.ui.panels.base import LOADING, NO_DATA
+from watchdeck.ui.panels.base import LOADING, NO_DATA, Panel
+from watchdeck.ui.panels.logs import TraceRequested
 from watchdeck.ui.screens.dashboard import DashboardScreen
 from watchdeck.ui.screens.help import HelpScreen
 from watchdeck.ui.screens.variables import ChooseVariable, PickValues
@@ -74,6 +76,7 @@ class WatchdeckApp(App[int]):
         self.poll_layouts = poll_layouts
         self.sources = sources if sources is not None else build_sources(config)
         self.hub = Hub(self, self.sources, clock)
+        self.log_streams = LogStreams(self.sources)
         self.window = TimeWindow()
         self.variable_states: dict[str, VariableState] = {}
         self.layout_problem: str | None = None
@@ -113,8 +116,12 @@ class WatchdeckApp(App[int]):
 
     def on_mount(self) -> None:
         for name, source in self.sources.items():
+            listen = getattr(source, "listen", None)
             start = getattr(source, "start", None)
-            if start is not None:  # sources with work of their own (the embedded engine)
+            if listen is not None:  # the OTLP receiver: spans arrive before anyone looks
+                self.run_worker(self._listen(name, listen), group="sources",
+                                exit_on_error=False, description=f"listen {name}")
+            elif start is not None:  # sources with work of their own (the embedded engine)
                 self.run_worker(start(), group="sources", exit_on_error=False,
                                 description=f"start {name}")
         for severity, message in self.startup_messages:
@@ -141,7 +148,13 @@ class WatchdeckApp(App[int]):
             self._snapshot_started = time.monotonic()
             self.set_interval(0.2, self._snapshot_check)
 
+    async def _listen(self, name: str, listen: Callable[[], Awaitable[str | None]]) -> None:
+        problem = await listen()
+        if problem is not None:
+            self.notify(f"{name}: {problem}", severity="error", markup=False, timeout=15)
+
     async def on_unmount(self) -> None:
+        await self.log_streams.aclose()
         await self.hub.aclose()
 
     # ------------------------------------------------------------------ layouts
@@ -376,6 +389,70 @@ class WatchdeckApp(App[int]):
             await asyncio.wait_for(process.wait(), timeout=10)
         except (OSError, asyncio.TimeoutError) as error:
             self.notify(f"notify command failed: {error}", severity="warning", markup=False)
+
+    def on_trace_requested(self, message: TraceRequested) -> None:
+        """``enter`` on a log line with a trace id."""
+        self.open_trace(message.trace_id)
+
+    def open_trace(self, trace_id: str, source: str | None = None) -> None:
+        """The waterfall of one trace, from ``source`` (default: the traces role)."""
+        from watchdeck.ui.screens.waterfall import WaterfallScreen
+
+        source = source or self.config.resolve_source("traces")
+        if source is None:
+            self.notify(f"trace {sanitize(trace_id, 64)}: no traces source is configured "
+                        "(Tempo, Jaeger or the OTLP receiver)", severity="warning",
+                        markup=False, timeout=6)
+            return
+        self.push_screen(WaterfallScreen(trace_id, source))
+
+    def open_trace_logs(self, trace_id: str) -> None:
+        """``l`` on a trace: the logs source of this layout, narrowed to the trace id."""
+        from watchdeck.ui.drill import logs_screen, logs_source
+
+        source, query = logs_source(self)
+        if self.config.resolve_source(source) is None:
+            self.notify("no logs source is configured (Loki, a file, a command, a "
+                        "websocket or the OTLP receiver)", severity="warning", timeout=6)
+            return
+        screen = logs_screen(self, title=f"Logs of trace {trace_id}", source=source,
+                             query=query, contains=trace_id, filter_text=trace_id)
+        if screen is not None:
+            self.push_screen(screen)
+
+    def _focused_panel(self) -> Panel | None:
+        dashboard = self.dashboard
+        if dashboard is None or self.screen is not dashboard:
+            return None
+        focused = self.focused
+        while focused is not None and not isinstance(focused, Panel):
+            focused = focused.parent  # type: ignore[assignment]
+        return focused
+
+    def action_panel_traces(self) -> None:
+        """``t``: the traces behind the focused panel's window."""
+        from watchdeck.ui.drill import trace_request
+        from watchdeck.ui.screens.traces import TraceListScreen
+
+        panel = self._focused_panel()
+        if panel is None:
+            self.notify("focus a panel first (tab, arrows)", timeout=3)
+            return
+        self.push_screen(TraceListScreen(trace_request(self, panel)))
+
+    def action_panel_logs(self) -> None:
+        """``L``: the logs of the focused panel (its drill, else the layout's logs)."""
+        from watchdeck.ui.drill import logs_screen, logs_source
+
+        panel = self._focused_panel()
+        source, query = logs_source(self, panel)
+        if self.config.resolve_source(source) is None:
+            self.notify("no logs source is configured", severity="warning", timeout=6)
+            return
+        title = (panel.spec.title if panel is not None else "") or "Logs"
+        screen = logs_screen(self, title=f"Logs · {title}", source=source, query=query)
+        if screen is not None:
+            self.push_screen(screen)
 
     def on_alert_action(self, message: AlertAction) -> None:
         if message.action == "open":

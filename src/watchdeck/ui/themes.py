@@ -88,3 +88,31 @@ def severity_colour(app: App[object], severity: str) -> str:
 @lru_cache(maxsize=256)
 def colour_style(colour: str, bold: bool = False) -> Style:
     return Style(color=colour, bold=bold or None)
+
+
+def theme_colour(app: App[object], name: str, fallback: str) -> str:
+    """Theme variable ``name`` as a colour Rich can draw: variables with an alpha channel
+    (``foreground-muted`` is ``#D0D0D099``) are blended over the theme's background."""
+    from textual.color import Color
+
+    variables = app.theme_variables
+    value = variables.get(name)
+    if not value:
+        return fallback
+    try:
+        colour = Color.parse(value)
+    except Exception:  # a theme file's odd value must not break drawing
+        return fallback
+    if colour.a < 1.0:
+        try:
+            background = Color.parse(variables.get("background", "#000000"))
+        except Exception:
+            background = Color(0, 0, 0)
+        colour = background.blend(colour.with_alpha(1.0), colour.a)
+    return colour.hex6
+
+
+def cursor_background(app: App[object]) -> str:
+    """The background of a selected row in the Line-API views (logs, waterfall)."""
+    return theme_colour(app, "block-cursor-blurred-background",
+                        theme_colour(app, "panel", "grey23"))

@@ -22,6 +22,8 @@ def make_panel(spec: object, context: DashboardContext) -> Panel:
         from watchdeck.ui.panels.table import TablePanel as cls  # type: ignore[assignment]
     elif kind == "alerts":
         from watchdeck.ui.panels.alerts import AlertsPanel as cls  # type: ignore[assignment]
+    elif kind == "logs":
+        from watchdeck.ui.panels.logs import LogsPanel as cls  # type: ignore[assignment]
     elif kind == "text":
         from watchdeck.ui.panels.text import TextPanel as cls  # type: ignore[assignment]
     else:

@@ -18,6 +18,8 @@ from watchdeck.core.config.models import Layout
 from watchdeck.core.errors import SourceError
 from watchdeck.core.grid import Arrangement, arrange, neighbour
 from watchdeck.core.layouts import LayoutEntry
+from watchdeck.core.logs.model import LogSource
+from watchdeck.core.model import SourceHealth
 from watchdeck.core.sources.base import MetricsSource
 from watchdeck.core.templating import (
     VariableState,
@@ -25,6 +27,7 @@ from watchdeck.core.templating import (
     parse_variable_query,
     substitute,
 )
+from watchdeck.core.traces.source import TraceSource
 from watchdeck.ui.bindings import bindings_for
 from watchdeck.ui.context import DashboardContext
 from watchdeck.ui.panels import make_panel
@@ -139,18 +142,41 @@ class DashboardScreen(Screen[None]):
             for variable in self.spec.variables
         )
 
+    def health(self) -> list[SourceHealth]:
+        """Each source's health: polled ones from the hub; log sources from their running
+        tails (shown only while a panel tails them); trace sources only when asked."""
+        app = self.app
+        found: dict[str, SourceHealth] = {}
+        for name, item in app.hub.health.items():
+            source = app.sources.get(name)
+            if isinstance(source, LogSource | TraceSource) and not isinstance(
+                    source, MetricsSource):
+                continue
+            found[name] = item
+        for stream in app.log_streams.streams.values():
+            for name, feed in stream.feeds.items():
+                state = feed.state
+                if name in found and found[name].failing:
+                    continue
+                found[name] = SourceHealth(
+                    name, last_success=feed.last_at or state.connected_at,
+                    last_error=None if state.ok else state.message,
+                    last_error_at=None if state.ok else self.context.clock(),
+                    error_kind=None if state.ok else "down", failing=not state.ok and bool(
+                        state.message))
+        return [found[name] for name in sorted(found)]
+
     def refresh_status(self) -> None:
         bars = self.query(StatusBar)
         if not bars:  # not composed yet: on_mount shows it
             return
         app = self.app
-        health = [app.hub.health[name] for name in sorted(app.hub.health)]
         bars.first().show(
             live=self.context.window.live,
             layout=self.entry.title,
             window=self.context.window.describe(),
             variables=self.variables_text(),
-            health=health,
+            health=self.health(),
             now=self.context.clock(),
             problem=app.layout_problem,
             targets={name: source.targets_summary() for name, source in app.sources.items()
