@@ -55,12 +55,13 @@ class Console:
     """``watchdeck`` in a pty of the given size; a thread drains and counts its output."""
 
     def __init__(self, args: list[str], width: int = 120, height: int = 40,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, command: list[str] | None = None) -> None:
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [*watchdeck_command(), *args], stdin=slave, stdout=slave, stderr=slave,
+            [*(command if command is not None else watchdeck_command()), *args],
+            stdin=slave, stdout=slave, stderr=slave,
             env={**os.environ, "TERM": "xterm-256color", **(env or {})},
             close_fds=True, start_new_session=True,
         )
@@ -123,6 +124,23 @@ class Console:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
+
+    def mark(self) -> int:
+        """An offset into the output, for :meth:`wait_after`."""
+        with self.lock:
+            return self.bytes_total
+
+    def wait_after(self, marker: bytes, offset: int, timeout: float = 10.0) -> float | None:
+        """Seconds until ``marker`` is written after output offset ``offset``; None when it
+        is not within ``timeout``."""
+        began = time.perf_counter()
+        while time.perf_counter() - began < timeout:
+            with self.lock:
+                kept_from = self.bytes_total - len(self.output)
+                if marker in self.output[max(0, offset - kept_from - len(marker)):]:
+                    return time.perf_counter() - began
+            time.sleep(0.002)
+        return None
 
     def send(self, keys: bytes) -> None:
         os.write(self.master, keys)
