@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import DataTable
-
 from tests.support.apps import wait_until
 from watchdeck.core.logs.model import Level
 from watchdeck.demo import Fleet, FleetConfig
@@ -65,21 +63,26 @@ async def test_latency_exemplars_lead_to_the_sdk_trace_and_its_logs(tmp_path: Pa
     async with app.run_test(size=(140, 40)) as pilot:
         latency = app.screen.query_one("#panel-latency", Panel)
         await wait_until(pilot, lambda: latency.state == "live", timeout=30, what="latency")
-        latency.focus()
-        await pilot.pause()
+        # Two keys from the dashboard to the slowest request's waterfall: the latency panel
+        # has the focus when the layout opens, so t, then enter.
+        assert app.focused is latency
         await pilot.press("t")
         await wait_until(pilot, lambda: isinstance(app.screen, TraceListScreen))
         await wait_until(pilot, lambda: "traces found" in export_text(app), timeout=30,
                          what="exemplar traces")
         assert "from exemplars" in export_text(app)
-        table = app.screen.query_one(DataTable)
-        assert table.row_count > 0
+        listing = app.screen
+        assert isinstance(listing, TraceListScreen)
+        found = [row for row in listing.shown if row.summary is not None]
+        assert found and listing.shown[0] is found[0]
+        assert found[0].duration_ns == max(row.duration_ns for row in found)
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, WaterfallScreen))
         waterfall = app.screen
         assert isinstance(waterfall, WaterfallScreen)
         await wait_until(pilot, lambda: waterfall.trace_tree is not None, timeout=15,
                          what="the waterfall")
+        assert waterfall.trace_id == found[0].trace_id
         text = export_text(app)
         assert "llm-gateway" in text and "llm_request" in text and "decode" in text
         await pilot.press("l")

@@ -132,12 +132,11 @@ async def test_t_lists_exemplar_traces_slowest_first_and_enter_opens_the_waterfa
         assert metrics.asked and "latency_seconds_bucket" in metrics.asked[0]
         table = screen.query_one(DataTable)
         order = [str(table.get_row_at(i)[-1]) for i in range(table.row_count)]
-        # Slowest first; the exemplar whose trace is missing keeps its exemplar value.
-        assert order == [LOST, SLOW, FAILED, FAST]
+        # Slowest first; the exemplar whose trace is missing comes last, with its value.
+        assert order == [SLOW, FAILED, FAST, LOST]
         assert "from exemplars" in text(app) and "not found" in text(app)
         assert "2.5s" in text(app) or "2.50s" in text(app)
-        # Down to the slow one, copy its id, open it.
-        await pilot.press("down")
+        # The slowest is selected: copy its id, open it.
         await pilot.press("y")
         assert copied == [SLOW]
         await pilot.press("enter")
@@ -292,3 +291,22 @@ async def test_a_big_trace_opens_and_scrolls(tmp_path: Path) -> None:
         assert "op " in text(app)
         await pilot.press("pageup", "pageup", "g")
         assert screen.cursor == 0
+
+
+async def test_a_thousand_level_deep_trace_draws(tmp_path: Path) -> None:
+    app, _, tracer, _ = traces_app(tmp_path)
+    trace_id = "0" * 28 + "0dee"
+    spans = [Span(trace_id=trace_id, span_id=f"{i + 1:016x}", name=f"level {i}",
+                  start_ns=10**18 + i, end_ns=10**18 + 2_000_000 - i,
+                  parent_span_id=f"{i:016x}" if i else None, service="deep")
+             for i in range(1000)]
+    tracer.add(spans)
+    async with app.run_test(size=(160, 40)) as pilot:
+        app.open_trace(trace_id, source="tempo")
+        await wait_until(pilot, lambda: "1,000 spans" in text(app), what="waterfall")
+        screen = app.screen
+        assert isinstance(screen, WaterfallScreen)
+        await pilot.press("G")
+        assert "level 999" in text(app)
+        await pilot.press("g", "left")  # fold the root: one row left
+        assert len(screen.rows_shown) == 1

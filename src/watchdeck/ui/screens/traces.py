@@ -243,7 +243,9 @@ class TraceListScreen(Screen[None]):
 
         await asyncio.gather(*(fill(row) for row in self.rows))
         found = sum(1 for row in self.rows if row.summary is not None)
-        self.rows.sort(key=lambda r: -r.duration_ns)
+        # Traces that can be opened first, slowest first; exemplars whose trace the source
+        # does not have (not exported yet, or expired) after them.
+        self.rows.sort(key=lambda r: (r.summary is None, -r.duration_ns))
         self._fill_table()
         self._set_status(f"{len(self.rows)} exemplars, {found} traces found in "
                          f"{sanitize(self.request.source or '', 40)}, slowest first")
@@ -252,7 +254,9 @@ class TraceListScreen(Screen[None]):
 
     def _fill_table(self) -> None:
         table = self.query_one(DataTable)
-        keep = self._selected()
+        # The row under the cursor stays under it, unless the cursor is still on the first row
+        # (then the first row of the new order is what the user wants: the slowest).
+        keep = self._selected() if table.cursor_row else None
         table.clear()
         wanted = self.filter
         self.shown = [row for row in self.rows
