@@ -170,7 +170,7 @@ def deadline(seconds: int) -> Iterator[None]:
     (1e9, 1e9 + 1e-7),               # a step below the floats' resolution at 1e9
     (0.0, 1e308), (-1e308, 1e308),   # hi - lo overflows
     (float("nan"), 1.0), (float("-inf"), float("inf")),
-    (1e-300, 2e-300),
+    (1e-300, 2e-300), (0.0, 5e-324), (5e-324, 1e-323),  # subnormals
 ])
 def test_axes_end_on_any_values(lo: float, hi: float) -> None:
     """A regression: values equal but for float noise made the tick loop never advance,

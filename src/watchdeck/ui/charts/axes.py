@@ -16,6 +16,7 @@ _LIMIT = 1e300
 def nice_number(value: float, round_up: bool) -> float:
     if value <= 0 or not math.isfinite(value):
         return 1.0
+    value = max(value, 1e-300)  # subnormals: 10.0 ** -324 is 0.0
     exponent = math.floor(math.log10(value))
     fraction = value / 10**exponent
     if round_up:
@@ -48,7 +49,7 @@ def value_range(
     # Values that differ only by float noise (0.25 and 0.25000000000000006 from two
     # evaluations of the same quantile) are flat: a range below what a float can step
     # through would give ticks that never advance.
-    if hi - lo <= max(abs(lo), abs(hi)) * 1e-9:
+    if hi - lo <= max(abs(lo), abs(hi)) * 1e-9 or hi - lo < 1e-290:
         hi = lo
         pad = abs(lo) * 0.1 or 1.0
         new_lo = lo - pad if fixed_lo is None else lo
