@@ -43,8 +43,10 @@ WRITER = textwrap.dedent("""
     path, rate, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     levels = ["info"] * 17 + ["warning", "error", "debug"]
     def line(n):
+        now = time.time()
         return json.dumps({
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + ".%03dZ" % (n % 1000),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+                    + ".%03dZ" % (int(now * 1000) % 1000),
             "level": levels[n % 20], "msg": "request finished", "replica": f"vllm-{n % 3}",
             "request_id": f"chatcmpl-{n:012d}", "trace_id": f"{n * 2654435761 % 16**32:032x}",
             "latency": round((n % 977) / 97.0, 3)}) + "\\n"

@@ -350,3 +350,20 @@ async def test_otlp_logs_from_the_sdk_show_in_the_panel_with_trace_ids(tmp_path:
         traced = [buffer[i] for i in panel.shown
                   if getattr(buffer[i], "trace_id", None) is not None]
         assert [r.trace_id for r in traced] == [sent["trace_id"]]  # type: ignore[union-attr]
+
+
+async def test_while_following_y_and_enter_first_pick_the_newest_line(tmp_path: Path) -> None:
+    source = ScriptedLogSource("app", HISTORY + [record(99, "absurd time", seq=99)])
+    source.history[-1].time_ns = 10**30  # a backend's absurd timestamp draws, never crashes
+    app = logs_app(tmp_path, source)
+    copied: list[str] = []
+    app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: "absurd time" in screen(app))
+        assert "??:??:??.???" in screen(app)
+        panel = panel_of(app)
+        panel.focus()
+        await pilot.press("y")
+        assert copied == [] and not panel.follow and panel.cursor == len(HISTORY)
+        await pilot.press("y")
+        assert copied and "absurd time" in copied[-1]

@@ -310,3 +310,19 @@ async def test_a_thousand_level_deep_trace_draws(tmp_path: Path) -> None:
         assert "level 999" in text(app)
         await pilot.press("g", "left")  # fold the root: one row left
         assert len(screen.rows_shown) == 1
+
+
+async def test_logs_of_a_hostile_trace_id_open_without_crashing(tmp_path: Path) -> None:
+    """A trace id from a log line is untrusted: quotes, blanks, a leading - or = must be
+    looked for as text, not read as filter syntax."""
+    app, _, _, logs = traces_app(tmp_path)
+    hostile = '-req=42 "x'
+    logs.history.append(record(9, f"odd id {hostile}", seq=9))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        app.open_trace_logs(hostile)
+        await wait_until(pilot, lambda: isinstance(app.screen, LogsScreen)
+                         and bool(app.screen.query(LogsPanel)))
+        panel = app.screen.query_one(LogsPanel)
+        await wait_until(pilot, lambda: len(panel.shown) == 1, what="the one line")
+        assert "odd id" in text(app)

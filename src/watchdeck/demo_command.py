@@ -37,7 +37,11 @@ def _log_path(args: argparse.Namespace) -> Path:
 
     directory = Path(user_cache_dir("watchdeck", appauthor=False)) / "demo"
     directory.mkdir(parents=True, exist_ok=True)
-    return directory / "requests.jsonl"
+    path = directory / "requests.jsonl"
+    # A new demo, a new log: the last run's requests have no traces in this run's receiver.
+    for old in (path, path.with_name(path.name + ".1")):
+        old.unlink(missing_ok=True)
+    return path
 
 
 def run_demo(args: argparse.Namespace, layouts: list[Path]) -> int:

@@ -415,8 +415,11 @@ class WatchdeckApp(App[int]):
             self.notify("no logs source is configured (Loki, a file, a command, a "
                         "websocket or the OTLP receiver)", severity="warning", timeout=6)
             return
-        screen = logs_screen(self, title=f"Logs of trace {trace_id}", source=source,
-                             query=query, contains=trace_id, filter_text=trace_id)
+        from watchdeck.core.logs.filter import quote_term
+
+        screen = logs_screen(self, title=f"Logs of trace {sanitize(trace_id, 64)}",
+                             source=source, query=query, contains=trace_id,
+                             filter_text=quote_term(trace_id))
         if screen is not None:
             self.push_screen(screen)
 

@@ -191,6 +191,12 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def quote_term(value: str) -> str:
+    """``value`` as one filter word that matches it as text, whatever it holds (quotes,
+    blanks, a leading ``-``, ``=``)."""
+    return _quote(value)
+
+
 def _regex_end(text: str, pos: int) -> tuple[str, str, int] | None:
     """``/pattern/`` or ``/pattern/i`` at ``pos``, ended by a blank or the end."""
     index, size = pos + 1, len(text)
@@ -475,6 +481,12 @@ class Search:
     def matches(self, item: LogItem) -> bool:
         if isinstance(item, LogGap):
             return self._found(item.reason)
+        # A plain needle that is not in the line as it came is in neither its message nor
+        # its field values (both are read from it verbatim): no need to read them again.
+        line = item.line
+        if (line and self._pattern is None and "=" not in self._needle and "\\" not in line
+                and not self._found(line)):
+            return False
         if self._found(item.message):
             return True
         fields = item.fields

@@ -120,6 +120,7 @@ class LogStreams:
     def __init__(self, sources: Mapping[str, object]) -> None:
         self.sources = sources
         self.streams: dict[StreamKey, LogStream] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
 
     def subscribe(self, key: StreamKey, listener: Listener) -> LogStream:
         stream = self.streams.get(key)
@@ -135,9 +136,13 @@ class LogStreams:
         stream.listeners.discard(listener)
         if not stream.listeners:
             del self.streams[key]
-            asyncio.get_running_loop().create_task(stream.stop())
+            task = asyncio.get_running_loop().create_task(stream.stop())
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
 
     async def aclose(self) -> None:
         streams, self.streams = list(self.streams.values()), {}
         for stream in streams:
             await stream.stop()
+        if self._stopping:
+            await asyncio.gather(*self._stopping, return_exceptions=True)

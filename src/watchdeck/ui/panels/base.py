@@ -260,7 +260,10 @@ class Panel(Vertical, can_focus=True):
         self.state = state
         self.set_class(state == ERROR, "-error")
         self.set_class(state == STALE, "-stale")
-        self.query_one(".panel--message", Static).update(Text(sanitize(message or "", 600)))
+        messages = self.query(".panel--message")
+        if not messages:  # torn down before its children were composed
+            return
+        messages.first(Static).update(Text(sanitize(message or "", 600)))
         self._set_badge()
 
     def tick(self) -> None:

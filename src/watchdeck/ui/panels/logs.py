@@ -33,7 +33,7 @@ from textual.widgets import Input
 
 from watchdeck.core.config.models import LogsPanel as LogsSpec
 from watchdeck.core.logs.filter import parse_filter, parse_search
-from watchdeck.core.logs.model import Level, LogGap, LogQuery, LogRecord
+from watchdeck.core.logs.model import Level, LogGap, LogQuery, LogRecord, record_text
 from watchdeck.core.logs.streams import LogStream, StreamKey
 from watchdeck.core.safe import sanitize
 from watchdeck.ui.bindings import bindings_for
@@ -65,7 +65,11 @@ class TraceRequested(Message):
 
 def format_clock(time_ns: int) -> str:
     seconds, nanos = divmod(time_ns, 1_000_000_000)
-    return time.strftime("%H:%M:%S", time.localtime(seconds)) + f".{nanos // 1_000_000:03d}"
+    try:
+        clock = time.strftime("%H:%M:%S", time.localtime(seconds))
+    except (OverflowError, OSError, ValueError):  # a backend's absurd timestamp
+        return "??:??:??.???"
+    return f"{clock}.{nanos // 1_000_000:03d}"
 
 
 class LogLines(Widget):
@@ -429,13 +433,15 @@ class LogsPanel(Panel):
         else:
             if self.cursor >= 0:
                 self.top = min(self.top, self.cursor)
+                # Keep the cursor on screen: the highest top that still shows it, found by
+                # walking up from the cursor (at most a screen of lines, never the gap).
+                first, used = self.cursor, self._height_of(self.cursor, width)
+                while first > self.top and used + self._height_of(first - 1, width) <= height:
+                    first -= 1
+                    used += self._height_of(first, width)
+                self.top = max(self.top, first)
             self.top = max(0, min(self.top, count - 1))
             rows = self._rows_from(self.top, height, width)
-            # Keep the cursor on screen.
-            while self.cursor >= 0 and rows and self.cursor > rows[-1][0] and (
-                    self.top < self.cursor):
-                self.top += 1
-                rows = self._rows_from(self.top, height, width)
         widget.rows = rows
         widget.refresh()
 
@@ -670,15 +676,28 @@ class LogsPanel(Panel):
         item = buffer[index]
         return item if isinstance(item, LogRecord) else None
 
+    def _select_newest(self) -> bool:
+        """While following no line is chosen: the first ``y`` or ``enter`` puts the cursor
+        on the newest line (and stops following) rather than act on a line that changes
+        every tick. True when it did."""
+        if self.cursor >= 0 or not self.shown:
+            return False
+        self.action_move(0)
+        self.notify("on the newest line: press again", timeout=2)
+        return True
+
     def action_copy_line(self) -> None:
+        if self._select_newest():
+            return
         record = self.selected()
         if record is None:
             return
-        line = getattr(record, "line", "") or record.message
-        self.app.copy_to_clipboard(sanitize(line))
+        self.app.copy_to_clipboard(sanitize(record.line or record_text(record)))
         self.notify("line copied (OSC 52)", timeout=2)
 
     def action_open_trace(self) -> None:
+        if self._select_newest():
+            return
         record = self.selected()
         if record is None or not record.trace_id:
             self.notify("this line names no trace", timeout=3)

@@ -20,6 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
+from textual.worker import Worker, WorkerState
 
 from watchdeck.core.errors import SourceError
 from watchdeck.core.otlp.spans import TraceSummary
@@ -249,6 +250,12 @@ class TraceListScreen(Screen[None]):
         self._fill_table()
         self._set_status(f"{len(self.rows)} exemplars, {found} traces found in "
                          f"{sanitize(self.request.source or '', 40)}, slowest first")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failure outside the sources' typed errors still ends the "loading…"."""
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            self._set_status(f"✖ {type(error).__name__}: {sanitize(str(error), 200)}")
 
     # ------------------------------------------------------------------ table
 

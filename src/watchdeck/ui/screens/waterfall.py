@@ -26,6 +26,7 @@ from textual.screen import Screen
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Input, Static
+from textual.worker import Worker, WorkerState
 
 from watchdeck.core.errors import SourceError
 from watchdeck.core.otlp.spans import Span, StatusCode
@@ -164,7 +165,7 @@ class WaterfallScreen(Screen[None]):
         self.top = 0
         self.look_version = 0
         self.show_critical = True
-        self.critical: frozenset[str] = frozenset()
+        self.critical: frozenset[int] = frozenset()  # rows on the critical path
         self.matches: list[int] = []
         self.problem: str | None = None
 
@@ -202,6 +203,12 @@ class WaterfallScreen(Screen[None]):
             return
         self.show_tree(TraceTree.build(list(spans)), time.perf_counter() - started)
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failure outside the sources' typed errors still ends the "loading…"."""
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            self._fail(f"{type(error).__name__}: {sanitize(str(error), 300)}")
+
     def _fail(self, message: str) -> None:
         self.problem = message
         self.query_one("#wf-heading", Static).update(
@@ -210,7 +217,7 @@ class WaterfallScreen(Screen[None]):
 
     def show_tree(self, tree: TraceTree, took: float | None = None) -> None:
         self.trace_tree = tree
-        self.critical = tree.critical_span_ids() if len(tree) <= 200_000 else frozenset()
+        self.critical = frozenset(tree.critical_path()) if len(tree) <= 200_000 else frozenset()
         self.rows_shown = tree.visible_rows()
         self.cursor = 0
         self.top = 0
@@ -238,7 +245,7 @@ class WaterfallScreen(Screen[None]):
         marks = [mark for flag, mark, _ in _FLAG_MARKS if seen & flag]
         if marks:
             text.append(f" · marked {' '.join(marks)} (enter explains)")
-        text.append(f" · {self.trace_id}", style="dim")
+        text.append(f" · {sanitize(self.trace_id, 64)}", style="dim")
         palette = series_palette(self.app)
         text.append("\n")
         for index, service in enumerate(tree.services[:12]):
@@ -300,7 +307,7 @@ class WaterfallScreen(Screen[None]):
         flags = tree.flags(row)
         left, right = self._split(width)
         text = Text(no_wrap=True)
-        critical = self.show_critical and span.span_id in self.critical
+        critical = self.show_critical and row in self.critical
         text.append("┃" if critical else " ",
                     style=Style(color=theme_colour(self.app, "accent", "cyan"), bold=True))
         depth = tree.depth(row)
@@ -343,7 +350,7 @@ class WaterfallScreen(Screen[None]):
         return Strip(text.render(self.app.console)).crop_extend(0, width, None)
 
     def on_resize(self) -> None:
-        self._changed()
+        self.call_after_refresh(self._changed)
 
     # ------------------------------------------------------------------ detail
 
