@@ -374,3 +374,37 @@ def test_compact_keeps_records_changed_after_parsing_and_plain_ones() -> None:
     assert compact(plain) is plain and plain.parsed is None
     protocol = LogRecord(1, "from OTLP", fields={"a": "b"})
     assert compact(protocol) is protocol
+
+
+QUICK_CASES = [
+    '{"time": "2026-11-26T07:40:12.123Z", "level": "info", "msg": "done", "trace_id": "ab"}',
+    '{"ts": 1764142812.5, "lvl": "WARN", "message": "slow", "n": 1}',
+    '{"level": 50, "time": 1764142812123, "msg": "pino error"}',
+    '{"level": "nonsense", "severity": "error", "msg": "second key wins"}',
+    '{"level": {"name": "x"}, "severity": "warn", "msg": "nested level"}',
+    '{"log": {"level": "warn"}, "@level": "info", "msg": "ECS nested first"}',
+    '{"msg": "no level", "time": "2026-11-26T07:40:12Z"}',
+    '{"severity_number": 17, "body": "otlp number"}',
+    '{"level": "info", "time": "not a time", "timestamp": 1764142812, "msg": "second time"}',
+    '{"level": "info", "t": {"s": 1}, "msg": "nested time"}',
+    '{"level": "debug", "big": 123456789012345678901234567890, "msg": "big number"}',
+    '{"level": "info", "msg": "unicode ✓ \\u202e"}',
+    '{"level": "info"',
+    '[1, 2]',
+    'plain INFO text line',
+    'level=warn msg="logfmt line" trace_id=abc',
+]
+
+
+@pytest.mark.parametrize("line", QUICK_CASES)
+def test_parse_compact_equals_parse_then_compact(line: str) -> None:
+    from watchdeck.core.logs.parse import compact, parse_compact
+
+    labels = {"file": "x.log"}
+    quick = parse_compact(line, source="f", seq=7, received_ns=123, labels=labels)
+    full = compact(parse_line(line, source="f", seq=7, received_ns=123, labels=labels))
+    assert quick == full
+    assert (quick.time_ns, quick.level, quick.message, quick.fields, quick.trace_id) == (
+        full.time_ns, full.level, full.message, full.fields, full.trace_id)
+    given = parse_compact(line, received_ns=1, time_ns=99)
+    assert given.time_ns == 99

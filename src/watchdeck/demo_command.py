@@ -60,6 +60,9 @@ def run_demo(args: argparse.Namespace, layouts: list[Path]) -> int:
 
     _forget_stale_terminal_size()
     app = demo_app(Fleet(fleet_config), layouts, layout=args.layout, theme=args.theme)
+    from watchdeck.cli import tune_gc
+
+    tune_gc()
     app.run()
     if app.return_code:
         print("watchdeck demo ended with an error", file=sys.stderr)

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 from watchdeck.core.config.models import FileSourceConfig
 from watchdeck.core.logs.model import MAX_LINE_CHARS, LogGap, LogQuery, LogRecord, LogSink
-from watchdeck.core.logs.parse import decode, parse_line
+from watchdeck.core.logs.parse import decode, parse_compact
 from watchdeck.core.paths import expand
 from watchdeck.core.safe import sanitize
 
@@ -169,7 +169,7 @@ class RecordBatcher:
             seq = self.seq
             self.seq += len(part)
             records: Sequence[LogRecord] = [
-                parse_line(text, source=source, seq=seq + index, received_ns=now,
+                parse_compact(text, source=source, seq=seq + index, received_ns=now,
                            labels=labels)
                 for index, text in enumerate(part)
             ]
