@@ -73,9 +73,12 @@ def waterfall(count: int) -> None:
     async def run() -> None:
         import tempfile
 
+        from watchdeck.cli import tune_gc
+
         app, _, tracer, _ = traces_app(Path(tempfile.mkdtemp()))
         assert isinstance(tracer, ScriptedTraceSource)
         tracer.add(spans)
+        tune_gc()  # as the console does before it runs
         async with app.run_test(size=(160, 45)) as pilot:
             await pilot.pause(0.5)
             opened = time.perf_counter()
