@@ -326,3 +326,43 @@ async def test_logs_of_a_hostile_trace_id_open_without_crashing(tmp_path: Path) 
         panel = app.screen.query_one(LogsPanel)
         await wait_until(pilot, lambda: len(panel.shown) == 1, what="the one line")
         assert "odd id" in text(app)
+
+
+async def test_exemplar_lists_filter_by_attribute_and_status_on_one_span(
+        tmp_path: Path) -> None:
+    app, _, _, _ = traces_app(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await focus_panel(pilot, app, "latency")
+        await pilot.press("t")
+        await wait_until(pilot, lambda: "traces found" in text(app), what="summaries")
+        table = app.screen.query_one(DataTable)
+        await pilot.press("slash", *"gen_ai.request.model=mistral-7b", "enter")
+        await wait_until(pilot, lambda: table.row_count == 1, what="attribute filter")
+        assert str(table.get_row_at(0)[-1]) == SLOW
+        box = app.screen.query_one("#traces-filter")
+        await pilot.press("slash")
+        box.value = ""  # type: ignore[attr-defined]
+        # The error and the model on one span: decode fails, but the model is on
+        # llm_request, so nothing matches; the service and the error do.
+        await pilot.press(*"status=error gen_ai.request.model=llama-3-8b", "enter")
+        await wait_until(pilot, lambda: table.row_count == 0, what="no span has both")
+        await pilot.press("slash")
+        box.value = ""  # type: ignore[attr-defined]
+        await pilot.press(*"status=error service=vllm", "enter")
+        await wait_until(pilot, lambda: table.row_count == 1, what="error on vllm")
+        assert str(table.get_row_at(0)[-1]) == FAILED
+
+
+def test_raw_queries_merge_and_exemplar_units() -> None:
+    from watchdeck.ui.screens.traces import exemplar_seconds, merge_raw
+
+    assert merge_raw('{ resource.service.name = "vllm" }', '{ status = error }') == (
+        '{ resource.service.name = "vllm" && status = error }')
+    assert merge_raw(None, "{ a = 1 }") == "{ a = 1 }"
+    assert merge_raw("{ a = 1 } | count() > 2", "{ b = 2 }") == (
+        "({ a = 1 } | count() > 2) && ({ b = 2 })")
+    assert exemplar_seconds(0.25, "vllm:e2e_request_latency_seconds_bucket", None) == 0.25
+    assert exemplar_seconds(250.0, "http_request_duration_milliseconds_bucket", "s") == 0.25
+    assert exemplar_seconds(250.0, "latency_ms_bucket", None) == 0.25
+    assert exemplar_seconds(250.0, "tokens_bucket", "ms") == 0.25
+    assert exemplar_seconds(512.0, "vllm:request_prompt_tokens_bucket", None) is None

@@ -406,20 +406,20 @@ class WatchdeckApp(App[int]):
             return
         self.push_screen(WaterfallScreen(trace_id, source))
 
-    def open_trace_logs(self, trace_id: str) -> None:
-        """``l`` on a trace: the logs source of this layout, narrowed to the trace id."""
+    def open_trace_logs(self, trace_id: str, since: float | None = None) -> None:
+        """``l`` on a trace: the logs sources of this layout, narrowed to the trace id
+        (history from ``since``, epoch seconds, where a source keeps it)."""
+        from watchdeck.core.logs.filter import quote_term
         from watchdeck.ui.drill import logs_screen, logs_source
 
-        source, query = logs_source(self)
-        if self.config.resolve_source(source) is None:
+        sources, query = logs_source(self)
+        if any(self.config.resolve_source(name) is None for name in sources):
             self.notify("no logs source is configured (Loki, a file, a command, a "
                         "websocket or the OTLP receiver)", severity="warning", timeout=6)
             return
-        from watchdeck.core.logs.filter import quote_term
-
         screen = logs_screen(self, title=f"Logs of trace {sanitize(trace_id, 64)}",
-                             source=source, query=query, contains=trace_id,
-                             filter_text=quote_term(trace_id))
+                             sources=sources, query=query, contains=trace_id,
+                             filter_text=quote_term(trace_id), since=since)
         if screen is not None:
             self.push_screen(screen)
 
@@ -448,12 +448,15 @@ class WatchdeckApp(App[int]):
         from watchdeck.ui.drill import logs_screen, logs_source
 
         panel = self._focused_panel()
-        source, query = logs_source(self, panel)
-        if self.config.resolve_source(source) is None:
+        sources, query = logs_source(self, panel)
+        if any(self.config.resolve_source(name) is None for name in sources):
             self.notify("no logs source is configured", severity="warning", timeout=6)
             return
         title = (panel.spec.title if panel is not None else "") or "Logs"
-        screen = logs_screen(self, title=f"Logs · {title}", source=source, query=query)
+        window = self.window
+        end = window.end if window.end is not None else self.clock()
+        screen = logs_screen(self, title=f"Logs · {title}", sources=sources, query=query,
+                             since=end - window.range)
         if screen is not None:
             self.push_screen(screen)
 

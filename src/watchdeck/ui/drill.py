@@ -16,7 +16,7 @@ from textual.screen import Screen
 from watchdeck.core.config.models import LogsPanel as LogsSpec
 from watchdeck.core.config.types import convert
 from watchdeck.core.traces.source import TraceQuery
-from watchdeck.core.traces.traceql import TraceQLError, parse
+from watchdeck.core.traces.traceql import TraceQLError, parse, parse_logfmt
 from watchdeck.ui.panels.base import Panel
 from watchdeck.ui.panels.logs import LogsPanel
 from watchdeck.ui.screens.traces import TraceRequest
@@ -36,18 +36,19 @@ def traces_source(app: WatchdeckApp, panel: Panel | None = None) -> str | None:
     return app.config.resolve_source("traces")
 
 
-def logs_source(app: WatchdeckApp, panel: Panel | None = None) -> tuple[str, str | None]:
-    """(source or role, LogQL query) for logs: the panel's drill, else the layout's logs
-    panel, else the logs role."""
+def logs_source(app: WatchdeckApp, panel: Panel | None = None
+                ) -> tuple[list[str], str | None]:
+    """(sources or roles, LogQL query) for logs: the panel's drill, else the layout's logs
+    panel (all of its sources), else the logs role."""
     drill = getattr(panel.spec, "drill", None) if panel is not None else None
     if drill is not None and drill.logs is not None:
-        return drill.logs.source, drill.logs.query
+        return [drill.logs.source], drill.logs.query
     dashboard = app.dashboard
     if dashboard is not None:
         for spec in dashboard.spec.panels:
             if isinstance(spec, LogsSpec):
-                return spec.source_names[0], spec.query
-    return "logs", None
+                return list(spec.source_names), spec.query
+    return ["logs"], None
 
 
 def trace_request(app: WatchdeckApp, panel: Panel) -> TraceRequest:
@@ -60,8 +61,12 @@ def trace_request(app: WatchdeckApp, panel: Panel) -> TraceRequest:
     if drill is not None and drill.traces is not None and drill.traces.query.strip():
         text = drill.traces.query.strip()
         try:
-            parsed = parse(text)
-        except TraceQLError:
+            # TraceQL, or tags (``http.status_code=500 error=true``) as Jaeger and Tempo
+            # read them: either way its conditions are also the query's fields, so a
+            # filter typed in the list combines with them.
+            parsed = parse(text) if text.startswith("{") else TraceQuery(
+                attributes=parse_logfmt(text))
+        except (TraceQLError, ValueError):
             parsed = TraceQuery()
         query = TraceQuery(service=parsed.service, operation=parsed.operation,
                            min_duration_ns=parsed.min_duration_ns,
@@ -89,28 +94,31 @@ class LogsScreen(Screen[None]):
     ]
 
     def __init__(self, spec: LogsSpec, context: DashboardContext,
-                 contains: str | None = None) -> None:
+                 contains: str | None = None, since: float | None = None) -> None:
         super().__init__()
         self.spec = spec
         self.context = context
         self.contains = contains
+        self.since = since
 
     def compose(self) -> ComposeResult:
-        yield LogsPanel(self.spec, self.context, contains=self.contains)
+        yield LogsPanel(self.spec, self.context, contains=self.contains, since=self.since)
         yield KeyHints([*self.BINDINGS, *LogsPanel.BINDINGS], (("?", "Help"),))  # type: ignore[list-item]
 
     def on_mount(self) -> None:
         self.query_one(LogsPanel).focus()
 
 
-def logs_screen(app: WatchdeckApp, *, title: str, source: str, query: str | None,
-                contains: str | None = None, filter_text: str | None = None
-                ) -> LogsScreen | None:
+def logs_screen(app: WatchdeckApp, *, title: str, sources: list[str], query: str | None,
+                contains: str | None = None, filter_text: str | None = None,
+                since: float | None = None) -> LogsScreen | None:
+    """A logs screen over ``sources`` (merged when several); ``since`` (epoch seconds)
+    asks the sources for history from then (Loki's window)."""
     dashboard = app.dashboard
     if dashboard is None:
         return None
     spec = convert(LogsSpec, {"type": "logs", "id": "drill-logs", "title": title,
-                              "source": source, "query": query, "filter": filter_text,
+                              "source": sources[0], "sources": sources if len(sources) > 1
+                              else [], "query": query, "filter": filter_text,
                               "width": 12, "height": "1fr", "backlog": 5000})
-    return LogsScreen(spec, dashboard.context, contains=contains)
-
+    return LogsScreen(spec, dashboard.context, contains=contains, since=since)

@@ -148,8 +148,9 @@ class LogsPanel(Panel):
     spec: LogsSpec
 
     def __init__(self, spec: LogsSpec, context: DashboardContext, *,
-                 contains: str | None = None) -> None:
+                 contains: str | None = None, since: float | None = None) -> None:
         super().__init__(spec, context)
+        self.since = since
         # Lines holding this text only, asked of the source itself (a trace id, from a
         # drill): Loki filters them, the others skip the rest as they read.
         self.contains = contains
@@ -216,7 +217,7 @@ class LogsPanel(Panel):
             return
         key = StreamKey(tuple(n for n in names if n is not None),
                         LogQuery(expr=self.spec.query or "", backlog=self.spec.backlog,
-                                 contains=self.contains),
+                                 contains=self.contains, since=self.since),
                         capacity=self.spec.buffer)
         self.stream_key = key
         self.stream = self.app.log_streams.subscribe(key, self._on_stream)  # type: ignore[attr-defined]

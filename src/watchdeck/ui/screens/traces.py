@@ -23,16 +23,22 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
 from watchdeck.core.errors import SourceError
-from watchdeck.core.otlp.spans import TraceSummary
+from watchdeck.core.otlp.spans import Span, TraceSummary
 from watchdeck.core.safe import sanitize
 from watchdeck.core.traces.listfilter import (
     TraceFilterError,
     describe_trace_filter,
     parse_trace_filter,
 )
-from watchdeck.core.traces.source import TraceQuery, TraceSource, summarize
+from watchdeck.core.traces.source import (
+    TraceQuery,
+    TraceSource,
+    duration_fits,
+    span_matches,
+    summarize,
+)
 from watchdeck.core.traces.traceql import combine
-from watchdeck.core.units import format_value
+from watchdeck.core.units import format_value, normalise_unit
 from watchdeck.ui.themes import theme_colour
 from watchdeck.ui.widgets.keyhints import KeyHints
 
@@ -49,15 +55,17 @@ class TraceRow:
 
     trace_id: str
     summary: TraceSummary | None = None
-    exemplar_value: float | None = None
+    exemplar_value: float | None = None      # as the metric has it
+    exemplar_seconds: float | None = None    # the same as a duration, when it is one
     exemplar_time: float | None = None
     problem: str | None = None
+    spans: tuple[Span, ...] = ()             # kept for the filter (exemplar lists)
 
     @property
     def duration_ns(self) -> int:
         if self.summary is not None:
             return self.summary.duration_ns
-        return int((self.exemplar_value or 0) * 1e9)
+        return int((self.exemplar_seconds or 0) * 1e9)
 
 
 @dataclass(frozen=True)
@@ -73,22 +81,48 @@ class TraceRequest:
 
 
 def matches(row: TraceRow, wanted: TraceQuery) -> bool:
-    """Client-side check of a filled row against the filter (exemplar lists)."""
+    """Client-side check of a filled row against the filter (exemplar lists): the trace's
+    duration, and service, operation, status and attributes all on one span (as TraceQL's
+    ``{ a && b }`` and the sources' searches read them)."""
     summary = row.summary
     if summary is None:
-        return not (wanted.service or wanted.operation or wanted.status != "any"
-                    or wanted.attributes)
-    if wanted.service is not None and wanted.service not in summary.services + (
-            summary.service,):
+        return not wanted.has_span_conditions
+    if not duration_fits(summary.duration_ns, wanted):
         return False
-    if wanted.operation is not None and wanted.operation != summary.operation:
-        return False
-    if wanted.status == "error" and not summary.error_count:
-        return False
-    if wanted.min_duration_ns is not None and summary.duration_ns < wanted.min_duration_ns:
-        return False
-    return not (wanted.max_duration_ns is not None
-                and summary.duration_ns > wanted.max_duration_ns)
+    needs_span = (wanted.service is not None or wanted.operation is not None
+                  or wanted.status != "any" or bool(wanted.attributes))
+    return not needs_span or any(span_matches(span, wanted) for span in row.spans)
+
+
+def merge_raw(base: str | None, extra: str) -> str:
+    """A panel's own query text and the filter's TraceQL, both holding: two single
+    spansets become one (``{ a && b }``); otherwise the filter's, with the panel's kept as
+    a spanset of its own when it is TraceQL."""
+    base = (base or "").strip()
+    extra = extra.strip()
+    if not base:
+        return extra
+    if base.startswith("{") and base.endswith("}") and extra.startswith("{") and (
+            extra.endswith("}")) and "}" not in base[1:-1] and "}" not in extra[1:-1]:
+        return "{ " + base[1:-1].strip() + " && " + extra[1:-1].strip() + " }"
+    if base.startswith("{"):
+        return f"({base}) && ({extra})"
+    return extra  # tag-style drill text: its conditions are in the query's fields already
+
+
+def exemplar_seconds(value: float, series_name: str, unit: str | None) -> float | None:
+    """An exemplar's value as seconds when it is a duration: by the metric's name
+    (``_seconds``, ``_milliseconds``/``_ms``), else the panel's unit; None when it is not
+    a time (a token count, a cost)."""
+    name = series_name.lower()
+    if "_seconds" in name:
+        return value
+    if "_milliseconds" in name or name.endswith(("_ms", "_ms_bucket")) or "_ms_" in name:
+        return value / 1e3
+    if "_microseconds" in name or "_us_" in name:
+        return value / 1e6
+    return {"s": value, "ms": value / 1e3, "us": value / 1e6, "ns": value / 1e9}.get(
+        normalise_unit(unit)) if unit else None
 
 
 def format_ns(ns: int) -> str:
@@ -189,7 +223,8 @@ class TraceListScreen(Screen[None]):
             self._set_status("the filter contradicts the panel's query: nothing can match")
             return
         if self.filter.query:
-            query = replace(query, query=self.filter.query)
+            query = replace(query, query=merge_raw(self.request.query.query,
+                                                   self.filter.query))
         try:
             summaries = await source.search(query)
         except SourceError as error:
@@ -220,9 +255,11 @@ class TraceListScreen(Screen[None]):
                 row = found.get(trace_id)
                 value = float(getattr(exemplar, "value", 0.0))
                 if row is None or (row.exemplar_value or 0) < value:
-                    found[trace_id] = TraceRow(trace_id, exemplar_value=value,
-                                               exemplar_time=getattr(exemplar, "timestamp",
-                                                                     None))
+                    name = (getattr(exemplar, "series_labels", None) or {}).get("__name__", "")
+                    found[trace_id] = TraceRow(
+                        trace_id, exemplar_value=value,
+                        exemplar_seconds=exemplar_seconds(value, name, request.exemplar_unit),
+                        exemplar_time=getattr(exemplar, "timestamp", None))
         rows = sorted(found.values(), key=lambda r: -(r.exemplar_value or 0))
         return rows[:MAX_EXEMPLAR_TRACES]
 
@@ -241,6 +278,7 @@ class TraceListScreen(Screen[None]):
                     row.problem = sanitize(str(error), 200)
                     return
                 row.summary = summarize(row.trace_id, spans)
+                row.spans = tuple(spans)
 
         await asyncio.gather(*(fill(row) for row in self.rows))
         found = sum(1 for row in self.rows if row.summary is not None)
@@ -271,8 +309,11 @@ class TraceListScreen(Screen[None]):
         for row in self.shown:
             summary = row.summary
             if summary is None:
+                value = (format_ns(row.duration_ns) + " ≈" if row.exemplar_seconds is not None
+                         else f"{row.exemplar_value:g} ≈" if row.exemplar_value is not None
+                         else "")
                 cells = [
-                    Text(format_ns(row.duration_ns) + (" ≈" if row.exemplar_value else "")),
+                    Text(value),
                     Text("?" if row.problem is None else "not found", style="dim"),
                     Text(row.problem or "", style="dim"), Text(""), Text(""),
                     Text(time.strftime("%H:%M:%S", time.localtime(row.exemplar_time))

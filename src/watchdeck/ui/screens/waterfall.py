@@ -533,7 +533,10 @@ class WaterfallScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_logs(self) -> None:
-        self.app.open_trace_logs(self.trace_id)
+        tree = self.trace_tree
+        # History from a little before the trace began (Loki asks for a window).
+        since = tree.start_ns / 1e9 - 300 if tree is not None and len(tree) else None
+        self.app.open_trace_logs(self.trace_id, since=since)
 
     def action_copy_id(self) -> None:
         self.app.copy_to_clipboard(self.trace_id)
