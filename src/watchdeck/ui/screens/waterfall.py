@@ -167,6 +167,7 @@ class WaterfallScreen(Screen[None]):
         self.show_critical = True
         self.critical: frozenset[int] = frozenset()  # rows on the critical path
         self.matches: list[int] = []
+        self.match_set: frozenset[int] = frozenset()
         self.problem: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -323,7 +324,10 @@ class WaterfallScreen(Screen[None]):
         if span.status is StatusCode.ERROR:
             text.append("✖ ", style=Style(color=theme_colour(self.app, "error", "red"), bold=True))
         text.append(f"{sanitize(span.service, 24)} ", style=colour)
-        text.append(sanitize(span.name, 120))
+        matched = row in self.match_set
+        text.append(sanitize(span.name, 120), style=Style(
+            bgcolor=theme_colour(self.app, "warning", "yellow"), color="black") if matched
+            else "")
         text.truncate(left, overflow="ellipsis", pad=True)
         text.append(" ")
         start, end = tree.bar(row, right, subcells=8)
@@ -411,6 +415,8 @@ class WaterfallScreen(Screen[None]):
             table.add_row(Text("links", style="underline"), Text(""))
             for link in span.links[:50]:
                 add("→", f"{link.trace_id} / {link.span_id}")
+                for key, value in sorted((link.attributes or {}).items()):
+                    add(f"  {key}", value)
         if span.resource:
             table.add_row(Text("resource", style="underline"), Text(""))
             for key, value in sorted(span.resource.items()):
@@ -506,6 +512,8 @@ class WaterfallScreen(Screen[None]):
         if self.trace_tree is None:
             return
         self.matches = self.trace_tree.find(event.value) if event.value.strip() else []
+        self.match_set = frozenset(self.matches)
+        self._changed()
         if not self.matches:
             self.notify(f"no span matches {sanitize(event.value, 60)!r}" if event.value.strip()
                         else "search cleared", timeout=3)
