@@ -384,6 +384,46 @@ async def test_contains_filters_lines(tmp_path: Path) -> None:
         assert texts(sink) == ["trace=abc one", "trace=abc two", "trace=abc three"]
 
 
+async def test_contains_counts_the_backlog_in_matching_lines(tmp_path: Path) -> None:
+    """A drill to one trace's lines reaches back past every other request's lines."""
+    path = tmp_path / "app.log"
+    path.write_text("".join(f"trace=abc hit {n}\n" if n % 100 == 0 else f"request {n}\n"
+                            for n in range(10_000)))
+    sink = CollectingSink()
+    async with tailing(make_source(tmp_path, "app.log"), sink, backlog=5, contains="trace=abc"):
+        await until(lambda: len(sink.lines) == 5)
+        await asyncio.sleep(0.2)
+        assert texts(sink) == [f"trace=abc hit {n}" for n in range(9_500, 10_000, 100)]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_matching_backlog_start_agrees_with_counting_lines(tmp_path: Path, seed: int,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    import random
+
+    from watchdeck.core.sources import logfile
+
+    monkeypatch.setattr(logfile, "BACKLOG_BLOCK", 37)  # many block boundaries
+    rng = random.Random(seed)
+    lines = [rng.choice(["x" * rng.randint(0, 90), "needle " + "y" * rng.randint(0, 60)])
+             for _ in range(rng.randint(0, 300))]
+    text = "\n".join(lines) + ("\n" if rng.random() < 0.7 else "")
+    path = tmp_path / "f.log"
+    path.write_text(text)
+    wanted = rng.randint(1, 40)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        start = logfile.matching_backlog_start(fd, len(text), wanted, b"needle")
+    finally:
+        os.close(fd)
+    read = [line for line in text[start:].split("\n") if "needle" in line]
+    every = [line for line in text.split("\n") if "needle" in line]
+    assert read[-wanted:] == every[-wanted:]  # the last ones are all there
+    assert start == 0 or text[start - 1] == "\n"  # at a line start
+    assert len(read) == min(wanted, len(every))  # and no more
+
+
 async def test_since_limits_the_history_only(tmp_path: Path) -> None:
     path = tmp_path / "app.log"
     path.write_text("2020-01-01T00:00:00Z INFO too old\n2024-06-01T00:00:00Z INFO recent\n")

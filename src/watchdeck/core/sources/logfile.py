@@ -320,12 +320,52 @@ class Opened:
     start: int
 
 
-def open_file(path: str, backlog: int | None) -> Opened:
-    """Open ``path``; with ``backlog``, also find where its last lines begin."""
+def matching_backlog_start(fd: int, size: int, lines: int, needle: bytes) -> int:
+    """Like :func:`backlog_start`, counting only lines that hold ``needle`` (a drill to
+    one trace's lines must reach back past the lines of every other request): the offset
+    of the ``lines``-th such line from the end, else the earliest line start within
+    :data:`BACKLOG_SCAN_MAX`, else 0."""
+    if lines <= 0 or size == 0:
+        return size
+    needed, pos, carry = lines, size, b""
+    earliest = size
+    while pos > 0:
+        if size - pos >= BACKLOG_SCAN_MAX:
+            return earliest
+        start = max(0, pos - BACKLOG_BLOCK)
+        parts = (os.pread(fd, pos - start, start) + carry).split(b"\n")
+        # The first part may begin before this block: it waits for the next one (or is the
+        # file's first line). The rest are whole lines, in order; ``offset`` tracks each.
+        head = parts[0]
+        offset = start + len(head) + 1
+        found = [offset]
+        for part in parts[1:-1]:
+            offset += len(part) + 1
+            found.append(offset)
+        # found[i] is where parts[i + 1] begins.
+        for index in range(len(parts) - 1, 0, -1):
+            if needle in parts[index]:
+                needed -= 1
+                if needed == 0:
+                    return found[index - 1]
+        earliest = found[0] if len(parts) > 1 else earliest
+        carry = head
+        pos = start
+    return 0
+
+
+def open_file(path: str, backlog: int | None, needle: bytes | None = None) -> Opened:
+    """Open ``path``; with ``backlog``, also find where its last lines begin (its last
+    lines holding ``needle``, when given)."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
         info = os.fstat(fd)
-        start = backlog_start(fd, info.st_size, backlog) if backlog is not None else 0
+        if backlog is None:
+            start = 0
+        elif needle:
+            start = matching_backlog_start(fd, info.st_size, backlog, needle)
+        else:
+            start = backlog_start(fd, info.st_size, backlog)
     except BaseException:
         os.close(fd)
         raise
@@ -424,6 +464,9 @@ class _FileTail:
         self.poll = source.config.poll_interval
         # The config's backlog caps what a panel asks for (per file).
         self.backlog = min(query.backlog, source.config.backlog)
+        # With ``contains``, the backlog counts only the lines that hold it.
+        self.needle = query.contains.encode("utf-8", "surrogateescape") if (
+            query.contains) else None
         self.batcher = RecordBatcher(source.name, query, sink)
         self.report = StateReporter(sink)
         self.files: dict[tuple[int, int], _Followed] = {}
@@ -509,7 +552,7 @@ class _FileTail:
     async def follow(self, path: str, initial: bool) -> None:
         try:
             opened = await self.call(open_file, path, self.backlog if initial else None,
-                                     on_cancel=_close_unclaimed)
+                                     self.needle, on_cancel=_close_unclaimed)
         except OSError as error:
             self.problems[path] = f"cannot read {path}: {describe_os_error(error)}"
             return
