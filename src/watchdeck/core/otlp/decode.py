@@ -6,9 +6,15 @@ says. Trace backends that answer in OTLP/JSON (Jaeger api_v3, Tempo) read it her
 
 from __future__ import annotations
 
-from watchdeck.core.otlp.decode_json import logs_from_json, spans_from_json
+from watchdeck.core.otlp.decode_json import (
+    json_int,
+    logs_from_json,
+    spans_from_json,
+    spans_from_resource_spans,
+)
 from watchdeck.core.otlp.decode_pb import logs_from_protobuf, spans_from_protobuf
 from watchdeck.core.otlp.mapping import Decoded, OTLPDecodeError, ResourceCache
 
-__all__ = ["Decoded", "OTLPDecodeError", "ResourceCache", "logs_from_json",
-           "logs_from_protobuf", "spans_from_json", "spans_from_protobuf"]
+__all__ = ["Decoded", "OTLPDecodeError", "ResourceCache", "json_int", "logs_from_json",
+           "logs_from_protobuf", "spans_from_json", "spans_from_protobuf",
+           "spans_from_resource_spans"]

@@ -101,7 +101,7 @@ def _items(parent: object, *keys: str) -> list[dict[str, Any]]:
     return [item for item in found if isinstance(item, dict)]
 
 
-def _json_int(value: object) -> int:
+def json_int(value: object) -> int:
     """int64 as OTLP/JSON writes it (a decimal string), or as a number; else 0."""
     if isinstance(value, bool):
         return 0
@@ -174,7 +174,7 @@ def _key(pair: dict[str, Any]) -> str:
 
 def _json_attributes(parent: object, key: str = "attributes") -> dict[str, str] | None:
     pairs = _items(parent, key)
-    dropped = _json_int(_get(parent, "droppedAttributesCount")) if isinstance(
+    dropped = json_int(_get(parent, "droppedAttributesCount")) if isinstance(
         parent, dict) else 0
     if len(pairs) > MAX_ATTRIBUTES:
         dropped += len(pairs) - MAX_ATTRIBUTES
@@ -260,8 +260,8 @@ def logs_from_json(body: bytes, *, source: str = "", received_ns: int = 0,
             number = _json_enum(_get(entry, "severityNumber"), _SEVERITIES,
                                 "SEVERITY_NUMBER_")
             out.items.append(LogRecord(
-                time_ns=valid_time(_json_int(_get(entry, "timeUnixNano")),
-                              _json_int(_get(entry, "observedTimeUnixNano")))
+                time_ns=valid_time(json_int(_get(entry, "timeUnixNano")),
+                              json_int(_get(entry, "observedTimeUnixNano")))
                 or received_ns,
                 message=render(_json_value(_get(entry, "body"))),
                 level=level_of(number, text),
@@ -277,14 +277,14 @@ def logs_from_json(body: bytes, *, source: str = "", received_ns: int = 0,
 
 def _json_span(entry: dict[str, Any], trace_id: str, span_id: str, received_ns: int,
                service: str, resource: dict[str, str] | None, scope: str) -> Span:
-    start = valid_time(_json_int(_get(entry, "startTimeUnixNano"))) or received_ns
+    start = valid_time(json_int(_get(entry, "startTimeUnixNano"))) or received_ns
     attributes = _json_attributes(entry)
     events_in = _items(entry, "events")
-    events = [SpanEvent(valid_time(_json_int(_get(event, "timeUnixNano"))) or start,
+    events = [SpanEvent(valid_time(json_int(_get(event, "timeUnixNano"))) or start,
                         _json_text(event.get("name")), _json_attributes(event))
               for event in events_in[:MAX_ATTRIBUTES]] or None
     attributes = note_dropped(
-        attributes, DROPPED_EVENTS, _json_int(_get(entry, "droppedEventsCount"))
+        attributes, DROPPED_EVENTS, json_int(_get(entry, "droppedEventsCount"))
         + max(0, len(events_in) - MAX_ATTRIBUTES))
     links_in = _items(entry, "links")
     links = [SpanLink(link_trace, link_span, _json_attributes(link))
@@ -292,7 +292,7 @@ def _json_span(entry: dict[str, Any], trace_id: str, span_id: str, received_ns: 
              if (link_trace := _json_id(_get(link, "traceId"), 16))
              and (link_span := _json_id(_get(link, "spanId"), 8))] or None
     attributes = note_dropped(
-        attributes, DROPPED_LINKS, _json_int(_get(entry, "droppedLinksCount"))
+        attributes, DROPPED_LINKS, json_int(_get(entry, "droppedLinksCount"))
         + max(0, len(links_in) - MAX_ATTRIBUTES))
     status = _get(entry, "status")
     status = status if isinstance(status, dict) else {}
@@ -301,7 +301,7 @@ def _json_span(entry: dict[str, Any], trace_id: str, span_id: str, received_ns: 
         parent_span_id=_json_id(_get(entry, "parentSpanId"), 8),
         name=share(_json_text(entry.get("name"))),
         start_ns=start,
-        end_ns=valid_time(_json_int(_get(entry, "endTimeUnixNano"))) or start,
+        end_ns=valid_time(json_int(_get(entry, "endTimeUnixNano"))) or start,
         service=service,
         kind=span_kind(_json_enum(entry.get("kind"), _KINDS, "SPAN_KIND_")),
         status=span_status(_json_enum(status.get("code"), _STATUSES, "STATUS_CODE_")),
@@ -314,9 +314,19 @@ def _json_span(entry: dict[str, Any], trace_id: str, span_id: str, received_ns: 
 def spans_from_json(body: bytes, *, received_ns: int = 0,
                     resources: ResourceCache | None = None, limit: int | None = None
                     ) -> Decoded[Span]:
+    return spans_from_resource_spans(_load_json(body, "resourceSpans"),
+                                     received_ns=received_ns, resources=resources,
+                                     limit=limit)
+
+
+def spans_from_resource_spans(resource_spans_list: list[Any], *, received_ns: int = 0,
+                              resources: ResourceCache | None = None,
+                              limit: int | None = None) -> Decoded[Span]:
+    """The spans of an already parsed ``resourceSpans`` list (what Jaeger's and Tempo's
+    JSON answers hold), read as :func:`spans_from_json` reads a request body."""
     out: Decoded[Span] = Decoded()
     groups = [(resource_spans, scope_spans, _items(scope_spans, "spans"))
-              for resource_spans in _load_json(body, "resourceSpans")
+              for resource_spans in resource_spans_list
               if isinstance(resource_spans, dict)
               for scope_spans in _items(resource_spans, "scopeSpans",
                                         "instrumentationLibrarySpans")]

@@ -30,6 +30,7 @@ from urllib.parse import quote
 from watchdeck.core.config.models import JaegerSourceConfig
 from watchdeck.core.errors import BadResponseError, QueryError
 from watchdeck.core.logs.model import cut
+from watchdeck.core.otlp.decode import json_int
 from watchdeck.core.otlp.spans import Span, TraceSummary
 from watchdeck.core.safe import sanitize
 from watchdeck.core.sources.http import HTTPClient, HTTPResponse, body_excerpt
@@ -369,8 +370,8 @@ class JaegerSource:
             trace_id = normalize_trace_id(item.get("traceId"))
             if trace_id is None:
                 continue
-            start = wire.json_int(item.get("minStartTimeUnixNano"))
-            end = wire.json_int(item.get("maxEndTimeUnixNano"))
+            start = json_int(item.get("minStartTimeUnixNano"))
+            end = json_int(item.get("maxEndTimeUnixNano"))
             services = item.get("services")
             names = sorted({str(entry.get("name")) for entry in services or ()
                             if isinstance(entry, dict) and entry.get("name")}
@@ -380,8 +381,8 @@ class JaegerSource:
             summary = TraceSummary(
                 trace_id=trace_id, service=cut(root_service, MAX_NAME_CHARS),
                 operation=cut(root_name, MAX_NAME_CHARS), start_ns=start,
-                duration_ns=max(0, end - start), span_count=wire.json_int(item.get("spanCount")),
-                error_count=wire.json_int(item.get("errorSpanCount")), services=tuple(names),
+                duration_ns=max(0, end - start), span_count=json_int(item.get("spanCount")),
+                error_count=json_int(item.get("errorSpanCount")), services=tuple(names),
                 has_root=bool(root_service or root_name))
             if not duration_fits(summary.duration_ns, query):
                 continue

@@ -24,6 +24,7 @@ from urllib.parse import quote
 from watchdeck.core.config.models import TempoSourceConfig
 from watchdeck.core.errors import BadResponseError, QueryError, SourceError
 from watchdeck.core.logs.model import cut
+from watchdeck.core.otlp.decode import json_int
 from watchdeck.core.otlp.spans import Span, TraceSummary
 from watchdeck.core.safe import sanitize
 from watchdeck.core.sources.http import HTTPClient, HTTPResponse
@@ -61,8 +62,8 @@ def summary_from_search(item: dict[str, Any]) -> TraceSummary | None:
         for name, counts in stats.items():
             services.append(str(name))
             if isinstance(counts, dict):
-                span_count += wire.json_int(counts.get("spanCount"))
-                error_count += wire.json_int(counts.get("errorCount"))
+                span_count += json_int(counts.get("spanCount"))
+                error_count += json_int(counts.get("errorCount"))
     elif service:
         services.append(service)
     duration_ms = item.get("durationMs")
@@ -71,7 +72,7 @@ def summary_from_search(item: dict[str, Any]) -> TraceSummary | None:
     return TraceSummary(
         trace_id=trace_id, service=cut(service, MAX_NAME_CHARS),
         operation=cut(str(item.get("rootTraceName") or ""), MAX_NAME_CHARS),
-        start_ns=wire.json_int(item.get("startTimeUnixNano")), duration_ns=max(0, duration_ns),
+        start_ns=json_int(item.get("startTimeUnixNano")), duration_ns=max(0, duration_ns),
         span_count=span_count, error_count=error_count,
         services=tuple(sorted(services)), has_root=has_root)
 

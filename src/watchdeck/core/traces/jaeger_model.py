@@ -21,9 +21,9 @@ from typing import Any
 
 from watchdeck.core.errors import BadResponseError
 from watchdeck.core.logs.model import MAX_LINE_CHARS, cut
+from watchdeck.core.otlp.decode import json_int
 from watchdeck.core.otlp.spans import Span, SpanEvent, SpanKind, SpanLink, StatusCode
 from watchdeck.core.traces.source import normalize_span_id, normalize_trace_id
-from watchdeck.core.traces.wire import json_int
 
 MAX_NAME_CHARS = 4096
 # Tags that become a span's own fields (kind, status, scope) rather than attributes.

@@ -2,11 +2,11 @@
 grpc-gateway sends them) and OTLP trace JSON in any of its dialects.
 
 OTLP JSON goes through the OTLP receiver's own decoder
-(:func:`watchdeck.core.otlp.decode.spans_from_json`), which already reads what the
-backends send: hex ids (the spec, Jaeger api_v3) and base64 ids (gogo-jsonpb: Tempo, older
-grpc-gateways), enum numbers and names, 64-bit integers as strings or numbers, zero fields
-left out. It takes the body bytes of an export request, so the ``resourceSpans`` found
-under a wrapper (``result``, ``trace``, ``batches``) are written back out for it.
+(:func:`watchdeck.core.otlp.decode.spans_from_resource_spans`), which already reads what
+the backends send: hex ids (the spec, Jaeger api_v3) and base64 ids (gogo-jsonpb: Tempo,
+older grpc-gateways), enum numbers and names, 64-bit integers as strings or numbers, zero
+fields left out; the ``resourceSpans`` found under a wrapper (``result``, ``trace``,
+``batches``) go to it as parsed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from watchdeck.core.errors import BadResponseError
-from watchdeck.core.otlp.decode import OTLPDecodeError, spans_from_json
+from watchdeck.core.otlp.decode import OTLPDecodeError, spans_from_resource_spans
 from watchdeck.core.otlp.spans import Span
 from watchdeck.core.safe import sanitize
 from watchdeck.core.sources.http import HTTPClient, HTTPResponse, body_excerpt
@@ -90,28 +90,13 @@ def spans_from_otlp(resource_spans: object, *, source: str, what: str) -> list[S
         return []
     if not isinstance(resource_spans, list):
         raise BadResponseError(f"{what}: resourceSpans is not a list", source=source)
-    body = json.dumps({"resourceSpans": resource_spans}, separators=(",", ":")).encode()
     try:
-        decoded = spans_from_json(body, received_ns=0)
+        decoded = spans_from_resource_spans(resource_spans, received_ns=0)
     except OTLPDecodeError as error:  # only for a body of the wrong shape: not expected
         raise BadResponseError(f"{what}: {sanitize(str(error), 160)}", source=source) from None
     for seq, span in enumerate(decoded.items, 1):
         span.seq = seq
     return decoded.items
-
-
-def json_int(value: object) -> int:
-    """A 64-bit integer as JSON APIs write it (a decimal string, or a number); else 0."""
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, int):
-        return value
-    if isinstance(value, (str, float)):
-        try:
-            return int(value)
-        except (ValueError, OverflowError):
-            return 0
-    return 0
 
 
 def now() -> float:
