@@ -367,3 +367,14 @@ def test_log_and_trace_flags_make_sources_with_their_roles() -> None:
 def test_a_bad_flag_is_named(flag: str, value: object) -> None:
     with pytest.raises(FlagError, match=f"^--{flag}: "):
         config_from_flags(None, **{flag: value})  # type: ignore[arg-type]
+
+
+def test_every_source_type_has_a_client() -> None:
+    import importlib
+
+    from watchdeck.core.config.models import SOURCE_TYPES
+    from watchdeck.core.sources import _CLIENTS
+
+    assert set(_CLIENTS) == set(SOURCE_TYPES)
+    for module, cls in _CLIENTS.values():
+        assert callable(getattr(importlib.import_module(module), cls))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,50 +11,30 @@ if TYPE_CHECKING:
     from watchdeck.core.sources.base import Source
 
 
+# Source type -> (module, class); imported only when configured, so a console that reads
+# one Prometheus never loads the websocket, OTLP or Loki clients.
+_CLIENTS: dict[str, tuple[str, str]] = {
+    "prometheus": ("watchdeck.core.sources.prometheus", "PrometheusSource"),
+    "alertmanager": ("watchdeck.core.sources.alertmanager", "AlertmanagerSource"),
+    "scrape": ("watchdeck.core.sources.scrape", "ScrapeSource"),
+    "loki": ("watchdeck.core.sources.loki", "LokiSource"),
+    "file": ("watchdeck.core.sources.logfile", "FileLogSource"),
+    "command": ("watchdeck.core.sources.command", "CommandLogSource"),
+    "websocket": ("watchdeck.core.sources.websocket", "WebSocketLogSource"),
+    "otlp": ("watchdeck.core.sources.otlp", "OTLPSource"),
+    "jaeger": ("watchdeck.core.sources.jaeger", "JaegerSource"),
+    "tempo": ("watchdeck.core.sources.tempo", "TempoSource"),
+}
+
+
 def build_source(name: str, config: object, base_dir: Path) -> Source:
     """A client for one configured source."""
     kind = getattr(config, "type", None)
-    if kind == "prometheus":
-        from watchdeck.core.sources.prometheus import PrometheusSource
-
-        return PrometheusSource(name, config, base_dir)  # type: ignore[arg-type]
-    if kind == "alertmanager":
-        from watchdeck.core.sources.alertmanager import AlertmanagerSource
-
-        return AlertmanagerSource(name, config, base_dir)  # type: ignore[arg-type]
-    if kind == "scrape":
-        from watchdeck.core.sources.scrape import ScrapeSource
-
-        return ScrapeSource(name, config, base_dir)  # type: ignore[arg-type]
-    if kind == "loki":
-        from watchdeck.core.sources.loki import LokiSource
-
-        return LokiSource(name, config, base_dir)  # type: ignore[arg-type]
-    if kind == "file":
-        from watchdeck.core.sources.logfile import FileLogSource
-
-        return FileLogSource(name, config, base_dir)  # type: ignore[arg-type]
-    if kind == "command":
-        from watchdeck.core.sources.command import CommandLogSource
-
-        return CommandLogSource(name, config, base_dir)  # type: ignore[arg-type]
-    if kind == "websocket":
-        from watchdeck.core.sources.websocket import WebSocketLogSource
-
-        return WebSocketLogSource(name, config, base_dir)  # type: ignore[arg-type]
-    if kind == "otlp":
-        from watchdeck.core.sources.otlp import OTLPSource
-
-        return OTLPSource(name, config, base_dir)  # type: ignore[arg-type]
-    if kind == "jaeger":
-        from watchdeck.core.sources.jaeger import JaegerSource
-
-        return JaegerSource(name, config, base_dir)  # type: ignore[arg-type]
-    if kind == "tempo":
-        from watchdeck.core.sources.tempo import TempoSource
-
-        return TempoSource(name, config, base_dir)  # type: ignore[arg-type]
-    raise ValueError(f"source type {kind!r} is not supported")
+    found = _CLIENTS.get(kind) if isinstance(kind, str) else None
+    if found is None:
+        raise ValueError(f"source type {kind!r} is not supported")
+    module, cls = found
+    return getattr(importlib.import_module(module), cls)(name, config, base_dir)  # type: ignore[no-any-return]
 
 
 def build_sources(loaded: LoadedConfig) -> dict[str, Source]:
