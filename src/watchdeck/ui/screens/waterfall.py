@@ -10,8 +10,10 @@ and expand, ``/`` searches the spans (``n`` ``N``), ``e`` ``E`` jump between err
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
@@ -29,7 +31,7 @@ from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from watchdeck.core.errors import SourceError
-from watchdeck.core.otlp.spans import Span, StatusCode
+from watchdeck.core.otlp.spans import Span, StatusCode, TraceSummary
 from watchdeck.core.safe import sanitize
 from watchdeck.core.traces.source import TraceSource
 from watchdeck.core.traces.tree import RowFlag, TraceTree
@@ -75,6 +77,26 @@ def gen_ai_first(attributes: dict[str, str] | None) -> list[tuple[str, str]]:
     """Attributes with the ``gen_ai.*`` ones (model, tokens, finish reason) first."""
     items = list((attributes or {}).items())
     return sorted(items, key=lambda kv: (not kv[0].startswith("gen_ai."), kv[0]))
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """A trace laid out (in a worker thread): the tree, its critical path (rows), its
+    summary line and every flag any row has."""
+
+    tree: TraceTree
+    critical: frozenset[int]
+    summary: TraceSummary | None
+    flags: int
+
+
+def lay_out(spans: list[Span]) -> Layout:
+    tree = TraceTree.build(spans)
+    seen = 0
+    for flags in map(tree.flags, range(len(tree))):
+        seen |= flags
+    tree.visible_rows()  # cached for the first frame
+    return Layout(tree, frozenset(tree.critical_path()), tree.summary(), seen)
 
 
 class WaterfallView(Widget, can_focus=True):
@@ -160,6 +182,7 @@ class WaterfallScreen(Screen[None]):
         self.trace_id = trace_id
         self.source_name = source
         self.trace_tree: TraceTree | None = None
+        self.layout_facts: Layout | None = None
         self.rows_shown: tuple[int, ...] = ()
         self.cursor = 0   # position in ``rows_shown``
         self.top = 0
@@ -202,7 +225,10 @@ class WaterfallScreen(Screen[None]):
         except SourceError as error:
             self._fail(sanitize(str(error), 400))
             return
-        self.show_tree(TraceTree.build(list(spans)), time.perf_counter() - started)
+        # Laying out 10,000 spans takes tens of milliseconds: off the event loop, so keys
+        # and the other screens keep answering meanwhile.
+        layout = await asyncio.to_thread(lay_out, list(spans))
+        self.show_tree(layout, time.perf_counter() - started)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A failure outside the sources' typed errors still ends the "loading…"."""
@@ -216,9 +242,11 @@ class WaterfallScreen(Screen[None]):
             Text(f"trace {sanitize(self.trace_id, 64)} · ✖ {message}",
                  style=theme_colour(self.app, "error", "red")))
 
-    def show_tree(self, tree: TraceTree, took: float | None = None) -> None:
+    def show_tree(self, layout: Layout, took: float | None = None) -> None:
+        tree = layout.tree
         self.trace_tree = tree
-        self.critical = frozenset(tree.critical_path()) if len(tree) <= 200_000 else frozenset()
+        self.layout_facts = layout
+        self.critical = layout.critical
         self.rows_shown = tree.visible_rows()
         self.cursor = 0
         self.top = 0
@@ -228,8 +256,8 @@ class WaterfallScreen(Screen[None]):
 
     def _heading(self, took: float | None) -> Text:
         tree = self.trace_tree
-        assert tree is not None
-        summary = tree.summary()
+        assert tree is not None and self.layout_facts is not None
+        summary = self.layout_facts.summary
         text = Text()
         if summary is None:
             text.append(f"trace {self.trace_id} has no spans")
@@ -240,9 +268,7 @@ class WaterfallScreen(Screen[None]):
         if summary.error_count:
             text.append(f" · {summary.error_count} errors",
                         style=theme_colour(self.app, "error", "red"))
-        seen = 0
-        for flags in map(tree.flags, range(len(tree))):
-            seen |= flags
+        seen = self.layout_facts.flags
         marks = [mark for flag, mark, _ in _FLAG_MARKS if seen & flag]
         if marks:
             text.append(f" · marked {' '.join(marks)} (enter explains)")
