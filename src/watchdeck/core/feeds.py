@@ -77,6 +77,24 @@ def backoff_delay(failures: int, base: float, cap: float = MAX_BACKOFF,
     return min(cap * 1.2, delay * jitter)
 
 
+@dataclass
+class Backoff:
+    """Failures in a row, and the wait they call for (``base``, 2x, 4x ... ``cap``, +-20 %)."""
+
+    base: float = 1.0
+    cap: float = MAX_BACKOFF
+    failures: int = 0
+
+    def fail(self, at_least: int = 0) -> float:
+        """One more failure; ``at_least`` skips the first steps (a refusal that will not
+        change soon should not be asked again at once)."""
+        self.failures = max(self.failures + 1, at_least)
+        return backoff_delay(self.failures, self.base, self.cap)
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
 @dataclass(frozen=True, slots=True)
 class AlertList:
     """An alerts feed's answer."""

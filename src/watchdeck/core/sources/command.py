@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from watchdeck.core.config.models import CommandSourceConfig
-from watchdeck.core.feeds import MAX_BACKOFF, backoff_delay
+from watchdeck.core.feeds import MAX_BACKOFF, Backoff
 from watchdeck.core.logs.model import LogQuery, LogSink
 from watchdeck.core.paths import expand
 from watchdeck.core.safe import sanitize
@@ -78,17 +78,6 @@ def describe_exit(code: int) -> str:
     return f"exited with code {code}"
 
 
-class _Backoff:
-    """Failures in a row and the wait they call for (``base``, 2x, 4x ... ``cap``)."""
-
-    def __init__(self, base: float, cap: float) -> None:
-        self.base, self.cap, self.failures = base, cap, 0
-
-    def fail(self, at_least: int = 0) -> float:
-        self.failures = max(self.failures + 1, at_least)
-        return backoff_delay(self.failures, self.base, self.cap)
-
-
 class CommandLogSource:
     """Runs ``config.command`` and follows what it prints."""
 
@@ -134,7 +123,7 @@ class _CommandTail:
         self.source = source
         self.batcher = RecordBatcher(source.name, query, sink)
         self.report = StateReporter(sink)
-        self.backoff = _Backoff(source.retry_base, source.retry_cap)
+        self.backoff = Backoff(source.retry_base, source.retry_cap)
         self.last_stderr: str | None = None
         self.stderr_labels = {"stream": "stderr"}  # one dict, shared by its records
 
@@ -158,7 +147,7 @@ class _CommandTail:
                 if self.last_stderr:
                     message += f": {self.last_stderr}"
             if time.monotonic() - started >= source.stable_after:
-                self.backoff.failures = 0
+                self.backoff.reset()
             if not source.config.restart:
                 self.report(False, sanitize(message, 400))
                 return

@@ -36,7 +36,7 @@ from websockets.exceptions import ConnectionClosed
 
 from watchdeck.core.config.models import LokiSourceConfig
 from watchdeck.core.errors import BadResponseError, SourceError
-from watchdeck.core.feeds import MAX_BACKOFF
+from watchdeck.core.feeds import MAX_BACKOFF, Backoff
 from watchdeck.core.logs.model import (
     Level,
     LogGap,
@@ -51,7 +51,6 @@ from watchdeck.core.sources.http import Credentials, HTTPClient, HTTPResponse, b
 from watchdeck.core.sources.websocket import (
     CLIENT_ERROR_STEPS,
     STABLE_AFTER,
-    Backoff,
     UpgradeRefusedError,
     WebSocketFollower,
     parse_safely,

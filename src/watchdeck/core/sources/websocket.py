@@ -19,7 +19,6 @@ import json
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -40,7 +39,7 @@ from watchdeck.core.errors import (
     SourceError,
 )
 from watchdeck.core.errors import TimeoutError as SourceTimeoutError
-from watchdeck.core.feeds import MAX_BACKOFF, backoff_delay
+from watchdeck.core.feeds import MAX_BACKOFF, Backoff
 from watchdeck.core.logs.model import LogQuery, LogRecord, LogSink, cut
 from watchdeck.core.logs.parse import parse_line
 from watchdeck.core.safe import sanitize
@@ -66,24 +65,6 @@ class UpgradeRefusedError(HTTPStatusError):
         reason = httpx.codes.get_reason_phrase(status)
         super().__init__(status, f"HTTP {status} {reason}: {body}", source=source)
         self.body = body
-
-
-@dataclass
-class Backoff:
-    """Failures in a row, and the wait they call for (``base``, 2x, 4x ... ``cap``, +-20 %)."""
-
-    base: float = 1.0
-    cap: float = MAX_BACKOFF
-    failures: int = 0
-
-    def fail(self, at_least: int = 0) -> float:
-        """One more failure; ``at_least`` skips the first steps (a refusal that will not
-        change soon should not be asked again at once)."""
-        self.failures = max(self.failures + 1, at_least)
-        return backoff_delay(self.failures, self.base, self.cap)
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 async def open_websocket(
