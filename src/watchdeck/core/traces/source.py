@@ -172,12 +172,18 @@ def normalize_span_id(value: object) -> str | None:
 
 # --- summaries and the client-side check ------------------------------------------------
 
+def no_parent(parent_id: str | None) -> bool:
+    """Whether a span's parent id means "none": absent, or the "" or all-zero id some
+    producers send."""
+    return not parent_id or not parent_id.strip("0")
+
+
 def summarize(trace_id: str, spans: Sequence[Span]) -> TraceSummary | None:
     """The summary of one fetched trace (None for no spans): its root is the earliest span
     without a parent, else the earliest span (then ``has_root`` is False)."""
     if not spans:
         return None
-    root = min(spans, key=lambda span: (span.parent_span_id is not None, span.start_ns,
+    root = min(spans, key=lambda span: (not no_parent(span.parent_span_id), span.start_ns,
                                         span.seq))
     start = min(span.start_ns for span in spans)
     end = max(span.end_ns for span in spans)
@@ -186,7 +192,7 @@ def summarize(trace_id: str, spans: Sequence[Span]) -> TraceSummary | None:
         duration_ns=max(0, end - start), span_count=len(spans),
         error_count=sum(1 for span in spans if span.status is StatusCode.ERROR),
         services=tuple(sorted({span.service for span in spans if span.service})),
-        has_root=root.parent_span_id is None)
+        has_root=no_parent(root.parent_span_id))
 
 
 def group_by_trace(spans: Iterable[Span]) -> dict[str, list[Span]]:

@@ -33,6 +33,7 @@ from enum import IntFlag
 from typing import Literal
 
 from watchdeck.core.otlp.spans import Span, SpanKind, StatusCode, TraceSummary
+from watchdeck.core.traces.source import no_parent, summarize
 
 SlowMeasure = Literal["self", "duration"]
 
@@ -75,9 +76,7 @@ class Row:
     end_ns: int
 
 
-def _no_parent(parent_id: str | None) -> bool:
-    # Some producers send "" or an all-zero id for "no parent".
-    return not parent_id or not parent_id.strip("0")
+
 
 
 def _same_clock(a: Span, b: Span) -> bool:
@@ -145,7 +144,7 @@ class TraceTree:
             p = first.get(pid, -1)
             if p >= 0:
                 parent[i] = p
-            elif not _no_parent(pid):
+            elif not no_parent(pid):
                 flags[i] |= _ORPHAN
                 detached[i] = pid
         _break_cycles(spans, parent, flags, detached)
@@ -495,20 +494,9 @@ class TraceTree:
     # -- summary -----------------------------------------------------------------------------
 
     def summary(self) -> TraceSummary | None:
-        """The trace-list line for these spans (raw times), as the span store makes it;
-        None for no spans."""
-        if not self.spans:
-            return None
-        root = min(self.spans, key=lambda s: (not _no_parent(s.parent_span_id),
-                                              s.start_ns, s.seq))
-        start = min(s.start_ns for s in self.spans)
-        end = max(s.end_ns for s in self.spans)
-        return TraceSummary(
-            trace_id=root.trace_id, service=root.service, operation=root.name,
-            start_ns=start, duration_ns=max(0, end - start), span_count=len(self.spans),
-            error_count=sum(1 for s in self.spans if s.is_error),
-            services=tuple(sorted({s.service for s in self.spans})),
-            has_root=_no_parent(root.parent_span_id))
+        """The trace-list line for these spans (raw times), as every trace source makes
+        it; None for no spans."""
+        return summarize(self.spans[0].trace_id, self.spans) if self.spans else None
 
 
 def _break_cycles(spans: list[Span], parent: list[int], flags: list[int],
