@@ -23,10 +23,9 @@ from tests.support.loki import (
     TAIL_FRAME,
     TAIL_FRAME_CATEGORIZED,
     FakeLoki,
-    make_certificates,
-    server_tls,
 )
 from tests.support.net import LOOPBACK, free_port
+from tests.support.tls import make_certificates, server_tls
 from watchdeck.core.config.models import AuthConfig, LokiSourceConfig, TLSConfig
 from watchdeck.core.errors import BadResponseError
 from watchdeck.core.logs.model import CollectingSink, Level, LogGap, LogQuery, LogRecord

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import ssl
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +10,7 @@ import pytest
 
 from tests.support.fake_http import FakeHTTPServer, Reply
 from tests.support.prometheus import PrometheusServer
+from tests.support.tls import make_certificates, server_tls
 from watchdeck.core.config.models import PrometheusSourceConfig
 from watchdeck.core.config.types import convert
 from watchdeck.core.errors import (
@@ -216,32 +214,16 @@ async def test_label_values_escapes_utf8_label_names(server: FakeHTTPServer) -> 
 @pytest.fixture(scope="module")
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A CA, a server certificate for 127.0.0.1 and a client certificate (openssl)."""
-    if shutil.which("openssl") is None:
+    made = make_certificates(tmp_path_factory.mktemp("tls"))
+    if made is None:
         pytest.skip("openssl is not installed")
-    d = tmp_path_factory.mktemp("tls")
-
-    def run(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
-
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-        "-days", "2", "-subj", "/CN=watchdeck test CA")
-    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    for name in ("server", "client"):
-        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out",
-            f"{name}.csr", "-subj", f"/CN={name}")
-        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile", "san.ext")
-    return {name: d / name for name in
-            ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")}
+    return made
 
 
 @pytest.fixture
 def tls_server(certificates: dict[str, Path]) -> Iterator[FakeHTTPServer]:
     fake = FakeHTTPServer(lambda m, p, b: Reply(body=b'{"status":"success","data":["job"]}'))
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(certificates["server.pem"], certificates["server.key"])
-    context.load_verify_locations(certificates["ca.pem"])
-    context.verify_mode = ssl.CERT_REQUIRED  # mutual TLS
+    context = server_tls(certificates)  # mutual TLS
     fake.server.socket = context.wrap_socket(fake.server.socket, server_side=True)
     yield fake
     fake.stop()

@@ -18,8 +18,8 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from tests.support.loki import make_certificates, server_tls
 from tests.support.net import LOOPBACK, free_port
+from tests.support.tls import make_certificates, server_tls
 from watchdeck.core.config.models import AuthConfig, TLSConfig, WebSocketSourceConfig
 from watchdeck.core.logs.model import CollectingSink, Level, LogQuery
 from watchdeck.core.sources import build_source
