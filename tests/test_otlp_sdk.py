@@ -29,6 +29,7 @@ from opentelemetry.trace import SpanKind as SdkSpanKind
 from opentelemetry.trace import Status as SdkStatus
 from opentelemetry.trace import StatusCode as SdkStatusCode
 
+from tests.support.waiting import until
 from watchdeck.core.config.models import OTLPSourceConfig
 from watchdeck.core.errors import QueryError
 from watchdeck.core.logs.model import CollectingSink, Level, LogQuery
@@ -55,11 +56,7 @@ async def receiver() -> AsyncIterator[OTLPReceiver]:
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.01)
+    await until(predicate, timeout)
 
 
 # --- spans ----------------------------------------------------------------------------------

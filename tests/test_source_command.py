@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.waiting import until as wait_until
 from watchdeck.core.config.models import CommandSourceConfig
 from watchdeck.core.logs.model import MAX_LINE_CHARS, CollectingSink, LogItem, LogQuery, record_text
 from watchdeck.core.sources import build_source
@@ -58,11 +59,7 @@ def python(code: str) -> list[str]:
 
 
 async def until(check: Callable[[], object], timeout: float = 3.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        await asyncio.sleep(0.01)
+    await wait_until(check, timeout, what)
 
 
 @contextlib.asynccontextmanager

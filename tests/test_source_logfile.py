@@ -12,12 +12,12 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
+from tests.support.waiting import until as wait_until
 from watchdeck.core.config.models import FileSourceConfig
 from watchdeck.core.logs.model import (
     MAX_LINE_CHARS,
@@ -42,11 +42,7 @@ def make_source(base: Path, path: str | list[str], **settings: object) -> FileLo
 
 
 async def until(check: Callable[[], object], timeout: float = 3.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        await asyncio.sleep(0.01)
+    await wait_until(check, timeout, what)
 
 
 @contextlib.asynccontextmanager

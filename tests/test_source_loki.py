@@ -26,6 +26,7 @@ from tests.support.loki import (
 )
 from tests.support.net import LOOPBACK, free_port
 from tests.support.tls import make_certificates, server_tls
+from tests.support.waiting import until
 from watchdeck.core.config.models import AuthConfig, LokiSourceConfig, TLSConfig
 from watchdeck.core.errors import BadResponseError
 from watchdeck.core.logs.model import CollectingSink, Level, LogGap, LogQuery, LogRecord
@@ -51,14 +52,6 @@ def make_source(url: str, tmp_path: Path | None = None, **settings: object) -> L
     assert isinstance(source, LokiSource)
     source.retry_base = 0.02
     return source
-
-
-async def until(check: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        await asyncio.sleep(0.01)
 
 
 @contextlib.asynccontextmanager

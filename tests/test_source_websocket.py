@@ -9,7 +9,6 @@ import base64
 import contextlib
 import json
 import ssl
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from websockets.http11 import Request, Response
 
 from tests.support.net import LOOPBACK, free_port
 from tests.support.tls import make_certificates, server_tls
+from tests.support.waiting import until
 from watchdeck.core.config.models import AuthConfig, TLSConfig, WebSocketSourceConfig
 from watchdeck.core.logs.model import CollectingSink, Level, LogQuery
 from watchdeck.core.sources import build_source
@@ -117,14 +117,6 @@ def make_source(url: str, tmp_path: Path | None = None, **settings: object
     assert isinstance(source, WebSocketLogSource)
     source.retry_base = 0.02
     return source
-
-
-async def until(check: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        await asyncio.sleep(0.01)
 
 
 @contextlib.asynccontextmanager
