@@ -367,3 +367,59 @@ async def test_while_following_y_and_enter_first_pick_the_newest_line(tmp_path: 
         assert copied == [] and not panel.follow and panel.cursor == len(HISTORY)
         await pilot.press("y")
         assert copied and "absurd time" in copied[-1]
+
+
+async def test_a_long_filter_scan_runs_off_the_event_loop(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Filtering a big buffer runs in a thread: held there, the panel keeps showing its
+    lines marked "filtering…", keys still work, lines still arrive; a newer filter
+    replaces the held one; the answer, when in, includes what arrived meanwhile."""
+    import threading
+
+    from watchdeck.ui.panels import logs as logs_module
+
+    real_select = logs_module.select
+    gate = threading.Event()
+    held = []
+
+    def gated(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if kwargs.get("stop") is not None:  # the thread's scans only
+            held.append(kwargs["stop"])
+            assert gate.wait(20), "the test never opened the gate"
+        return real_select(*args, **kwargs)
+
+    monkeypatch.setattr(logs_module, "select", gated)
+    count = logs_module.THREAD_SCAN + 5_000
+    source = ScriptedLogSource("app")
+    app = logs_app(tmp_path, source)
+    async with app.run_test(size=(120, 30)) as pilot:
+        panel = panel_of(app)
+        await wait_until(pilot, lambda: source.tails_running == 1)
+        source.push([record(i / 1000, f"line {i}", seq=i, replica=f"vllm-{i % 3}")
+                     for i in range(count)])
+        await wait_until(pilot, lambda: len(panel.shown) == count, what="all lines")
+        panel.focus()
+        for text in ("replica=vllm-1", "replica=vllm-2"):
+            await pilot.press("slash")
+            panel.query_one("#logs-filter").value = ""  # type: ignore[attr-defined]
+            await pilot.press(*text, "enter")
+            await wait_until(pilot, lambda: panel.scanning is not None, what="scanning")
+        await wait_until(pilot, lambda: len(held) == 2, what="both scans held")
+        assert held[0].is_set() and not held[1].is_set()  # the first one is stopped
+        await wait_until(pilot, lambda: "filtering…" in screen(app), what="marked")
+        assert len(panel.shown) == count  # the old lines stay meanwhile
+        wrap = panel.wrap
+        await pilot.press("w")
+        assert panel.wrap is not wrap  # keys are answered while the scan is held
+        source.push([record(100 + i, f"meanwhile {i}", seq=count + i, replica=f"vllm-{i % 3}")
+                     for i in range(9)])
+        await pilot.pause(0.3)
+        gate.set()
+        await wait_until(pilot, lambda: panel.scanning is None, what="scan done")
+        buffer = panel.buffer
+        assert buffer is not None
+        want = [index for index in range(buffer.start, buffer.end)
+                if (buffer[index].fields or {}).get("replica") == "vllm-2"]  # type: ignore[union-attr]
+        assert list(panel.shown) == want and len(want) == count // 3 + 3
+        await wait_until(pilot, lambda: "meanwhile 8" in screen(app), what="newest shown")
+        assert "filtering…" not in screen(app)

@@ -10,14 +10,22 @@ following; lines that arrive meanwhile are counted in the border, ``G`` follows 
 ``/`` filters what is shown, ``f`` finds and highlights (``n`` ``N`` jump), ``e`` ``E``
 jump between errors, ``x`` shows context lines around filter matches, ``w`` wraps, ``c``
 hides the fields, ``y`` copies the line (OSC 52), ``enter`` opens the line's trace.
+
+Filtering a long run of lines (a new filter over a full buffer: a field filter reads each
+JSON line again) runs in a thread over a snapshot of the buffer; the panel keeps showing
+what it showed, marked "filtering…", and catches up with what arrived meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
 import bisect
+import threading
 import time
 from array import array
 from collections import OrderedDict
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
@@ -35,6 +43,7 @@ from textual.widgets import Input
 from watchdeck.core.config.models import LogsPanel as LogsSpec
 from watchdeck.core.logs.filter import parse_filter, parse_search
 from watchdeck.core.logs.model import Level, LogGap, LogQuery, LogRecord, record_text
+from watchdeck.core.logs.select import NO_MATCH, Selection, select
 from watchdeck.core.logs.streams import LogStream, StreamKey
 from watchdeck.core.safe import sanitize
 from watchdeck.ui.bindings import bindings_for
@@ -53,6 +62,9 @@ LEVEL_TAGS = {
 }
 MAX_COLUMN = 24
 STRIP_CACHE = 256
+# Filtered scans longer than this run in a thread (a field filter reads each JSON line
+# again: ~3 us a line), the panel showing what it showed until the answer is in.
+THREAD_SCAN = 20_000
 
 
 class TraceRequested(Message):
@@ -167,8 +179,10 @@ class LogsPanel(Panel):
         # (An array of machine ints: 8 bytes a line where a list of ints costs 36.)
         self.shown: array[int] = array("q")
         self.matched: set[int] = set()
-        self._last_match = -(10**9)
+        self._last_match = NO_MATCH
         self.scanned_to = 0  # buffer index up to which ``shown`` is built
+        # A scan running in a thread: its stop flag (None when none runs).
+        self.scanning: threading.Event | None = None
         self.follow = True
         self.cursor = -1  # position in ``shown``; -1: none (following)
         self.top = 0  # first shown position on screen when not following
@@ -191,6 +205,7 @@ class LogsPanel(Panel):
         self.set_interval(REDRAW_SECONDS, self._tick_redraw)
 
     def on_unmount(self) -> None:
+        self._stop_scan()
         self._unsubscribe()
         super().on_unmount()
 
@@ -271,6 +286,8 @@ class LogsPanel(Panel):
             if self.filter is not None and self.buffer is not None:
                 where += f" of {len(self.buffer):,}"
         parts = [p for p in (where, base) if p]
+        if self.scanning is not None:
+            parts.insert(0, "⧗ filtering…")
         if self.pending:
             parts.insert(0, f"‖ {self.pending:,} new · G follows")
         elif not self.context.window.live:
@@ -308,8 +325,8 @@ class LogsPanel(Panel):
     def sync(self) -> None:
         """Bring ``shown`` up to date with the buffer and redraw."""
         buffer = self.buffer
-        if buffer is None:
-            return
+        if buffer is None or self.scanning is not None:
+            return  # a long scan runs in a thread: it syncs again when it is done
         frozen = not self.context.window.live or not self.follow
         before = len(self.shown)
         changed_from = buffer.changed_since(self.scanned_to)
@@ -322,9 +339,13 @@ class LogsPanel(Panel):
             # Strips are cached by buffer index: from here on the indices hold other lines.
             self.lines_widget.clear_cache()
             self.matched = {i for i in self.matched if i < changed_from}
-            self._last_match = max(self.matched, default=-(10**9))
+            self._last_match = max(self.matched, default=NO_MATCH)
         self._drop_head(buffer.start)
-        added = self._scan(max(self.scanned_to, buffer.start), buffer.end)
+        begin = max(self.scanned_to, buffer.start)
+        if self.filter is not None and buffer.end - begin > THREAD_SCAN:
+            self._scan_in_thread(begin, buffer.end, replace=False)
+            return
+        added = self._scan(begin, buffer.end)
         self.scanned_to = buffer.end
         if frozen:
             self.pending += max(0, added - removed)
@@ -348,49 +369,106 @@ class LogsPanel(Panel):
             self.top = max(0, self.top - cut)
 
     def _scan(self, start: int, end: int) -> int:
+        """Append what the filter shows of buffer indices ``start`` to ``end``."""
         buffer = self.buffer
         assert buffer is not None
-        if self.filter is None:
-            self.shown.extend(range(start, end))
-            return end - start
-        context = self.context_lines
-        matches = self.filter.matches
-        added = 0
-        shown = self.shown
-        last = shown[-1] if shown else -1
-        for index in range(start, end):
-            item = buffer[index]
-            if isinstance(item, LogGap) or matches(item):
-                if context:
-                    self.matched.add(index)
-                    self._last_match = index
-                    for near in range(max(buffer.start, index - context, last + 1), index):
-                        shown.append(near)
-                        added += 1
-                shown.append(index)
-                last = index
-                added += 1
-            elif context and 0 <= index - self._last_match <= context:
-                shown.append(index)
-                last = index
-                added += 1
-        return added
+        chosen = select(buffer.between(start, end), start, self._matcher(),
+                        context=self.context_lines, low=buffer.start,
+                        last_shown=self.shown[-1] if self.shown else -1,
+                        last_match=self._last_match)
+        assert chosen is not None  # no stop flag: never stopped
+        return self._take(chosen)
+
+    def _matcher(self):  # type: ignore[no-untyped-def]
+        return self.filter.matches if self.filter is not None else None
+
+    def _take(self, chosen: Selection) -> int:
+        self.shown.extend(chosen.shown)
+        if chosen.matched:
+            self.matched |= chosen.matched
+        self._last_match = chosen.last_match
+        return len(chosen.shown)
 
     def rebuild(self) -> None:
-        """Filter or context changed: build ``shown`` again from the whole buffer."""
-        keep = self.shown[self.cursor] if 0 <= self.cursor < len(self.shown) else None
-        self.shown = array("q")
-        self.matched = set()
-        self._last_match = -(10**9)
+        """Filter or context changed: build ``shown`` again from the whole buffer (in a
+        thread when that is long: the old lines stay on screen, marked, meanwhile)."""
+        self._stop_scan()
         buffer = self.buffer
+        if buffer is not None and self.filter is not None and len(buffer) > THREAD_SCAN:
+            self._scan_in_thread(buffer.start, buffer.end, replace=True)
+            return
+        keep = self._cursor_item()
+        self._restart()
         if buffer is not None:
             self._scan(buffer.start, buffer.end)
             self.scanned_to = buffer.end
+        self._put_cursor_back(keep)
+
+    def _cursor_item(self) -> int | None:
+        return self.shown[self.cursor] if 0 <= self.cursor < len(self.shown) else None
+
+    def _restart(self) -> None:
+        self.shown = array("q")
+        self.matched = set()
+        self._last_match = NO_MATCH
+
+    def _put_cursor_back(self, keep: int | None) -> None:
         if keep is not None and self.shown:
             self.cursor = min(bisect.bisect_left(self.shown, keep), len(self.shown) - 1)
         elif self.cursor >= len(self.shown):
             self.cursor = len(self.shown) - 1
         self.look_changed()
+
+    def _stop_scan(self) -> None:
+        if self.scanning is not None:
+            self.scanning.set()
+            self.scanning = None
+
+    def _scan_in_thread(self, start: int, end: int, *, replace: bool) -> None:
+        """Scan buffer indices ``start`` to ``end`` in a thread, over a snapshot of them
+        (the buffer goes on changing meanwhile: ``sync`` catches up when it is done)."""
+        buffer = self.buffer
+        assert buffer is not None
+        stop = threading.Event()
+        self.scanning = stop
+        last_shown = -1 if replace or not self.shown else self.shown[-1]
+        last_match = NO_MATCH if replace else self._last_match
+        scan = partial(select, buffer.between(start, end), start, self._matcher(),
+                       context=self.context_lines, low=buffer.start, last_shown=last_shown,
+                       last_match=last_match, stop=stop)
+        # (run_worker, not @work: that would write the 100,000 items into its description)
+        self.run_worker(self._run_scan(scan, stop, end, replace), group="logs-scan",
+                        description="logs filter scan", exit_on_error=False)
+        self._set_badge()
+
+    async def _run_scan(self, scan: Callable[[], Selection | None], stop: threading.Event,
+                        end: int, replace: bool) -> None:
+        try:
+            chosen = await asyncio.to_thread(scan)
+        except Exception as error:  # a filter that cannot read some line: say so, go on
+            if self.scanning is stop:
+                self.scanning = None
+                self.notify(f"filter failed, so it is cleared: {sanitize(str(error), 200)}",
+                            severity="error")
+                self.filter = None
+                self._refresh_note()
+                self.rebuild()
+            return
+        if chosen is None or self.scanning is not stop:
+            return  # stopped: a newer filter, or the panel went away
+        self.scanning = None
+        keep = self._cursor_item()  # the old lines stayed on screen (and under the cursor)
+        if replace:
+            self._restart()
+            self.lines_widget.clear_cache()
+        self._take(chosen)
+        self.scanned_to = end
+        self.sync()  # what arrived, moved or was dropped meanwhile
+        if replace:
+            self._put_cursor_back(keep)
+        else:
+            self.layout_rows()
+        self._set_badge()
 
     # ------------------------------------------------------------------ layout of rows
 
