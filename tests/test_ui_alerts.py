@@ -10,7 +10,7 @@ import pytest
 from rich.text import Text
 from textual.widgets import DataTable, Input
 
-from tests.support.apps import wait_until
+from tests.support.apps import type_in_one_burst, wait_until
 from tests.support.fake_http import FakeHTTPServer, Reply
 from tests.support.fakes import FROZEN_NOW
 from tests.support.synthetic import synthetic_app
@@ -285,3 +285,20 @@ async def test_new_critical_alerts_ring_and_run_the_notify_command(layouts: Path
         app.hub.refresh_now()
         await pilot.pause(1.0)
         assert bells == [1] and len(record.read_text().splitlines()) == 2
+
+
+async def test_matchers_typed_in_one_burst_after_slash_filter(layouts: Path) -> None:
+    """``/`` and the matchers typed in the same burst filter the panel; their letters are
+    not the panel's keys (``s`` would open the silence modal, ``o`` change the order)."""
+    app, source, _ = synthetic_app(layouts)
+    source.alerts_list = list(ALERTS)
+    async with app.run_test(size=(140, 44)) as pilot:
+        panel = app.screen.query_one(AlertsPanel)
+        await wait_until(pilot, lambda: len(panel.shown) == 5, what="alerts shown")
+        panel.focus()
+        await pilot.pause()
+        sort = panel.sort
+        type_in_one_burst(app, "slash", 'severity="critical",replica=~"a|z"')
+        await wait_until(pilot, lambda: len(rows(panel)) == 1, what="filtered")
+        assert [r[5] for r in rows(panel)] == ["replica=a"]
+        assert panel.sort == sort and app.screen is panel.screen  # no modal, same order

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.apps import wait_until
+from tests.support.apps import type_in_one_burst, wait_until
 from tests.support.fakes import Clock, SyntheticSource
 from tests.support.logs import ScriptedLogSource, record
 from watchdeck.core.config.files import LoadedConfig
@@ -423,3 +423,26 @@ async def test_a_long_filter_scan_runs_off_the_event_loop(tmp_path: Path,
         assert list(panel.shown) == want and len(want) == count // 3 + 3
         await wait_until(pilot, lambda: "meanwhile 8" in screen(app), what="newest shown")
         assert "filtering…" not in screen(app)
+
+
+@pytest.mark.parametrize("box", ["slash", "f"])
+async def test_keys_typed_in_one_burst_after_slash_land_in_the_box(tmp_path: Path,
+                                                                   box: str) -> None:
+    """Typed fast right after ``/`` or ``f``, the text goes into the box that opened, not
+    to the panel's own keys (``e`` would jump to an error, ``w`` would wrap)."""
+    source = ScriptedLogSource("app", HISTORY)
+    app = logs_app(tmp_path, source)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: "NCCL timeout" in screen(app))
+        panel = panel_of(app)
+        panel.focus()
+        await pilot.pause()
+        wrap, cursor = panel.wrap, panel.cursor
+        type_in_one_burst(app, box, "level>=error")
+        await pilot.pause(0.3)
+        assert panel.wrap == wrap and panel.cursor == cursor
+        if box == "slash":
+            await wait_until(pilot, lambda: len(panel.shown) == 2, what="filtered")
+            assert panel.filter is not None and panel.filter.describe() == "level>=error"
+        else:
+            assert panel.search is not None and panel.filter is None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable
 
-from tests.support.apps import wait_until
+from tests.support.apps import type_in_one_burst, wait_until
 from tests.support.fakes import Clock, SyntheticSource
 from tests.support.logs import ScriptedLogSource, record
 from tests.support.traces import ScriptedTraceSource, llm_trace
@@ -366,3 +366,31 @@ def test_raw_queries_merge_and_exemplar_units() -> None:
     assert exemplar_seconds(250.0, "latency_ms_bucket", None) == 0.25
     assert exemplar_seconds(250.0, "tokens_bucket", "ms") == 0.25
     assert exemplar_seconds(512.0, "vllm:request_prompt_tokens_bucket", None) is None
+
+
+async def test_text_typed_in_one_burst_after_slash_lands_in_the_boxes(tmp_path: Path) -> None:
+    """``/`` and the text typed in the same burst: the text is the filter of the trace
+    list and the search of the waterfall, not their keys (``l`` would open the logs,
+    ``e`` jump to an error, ``s`` to a slow span)."""
+    app, _, tracer, _ = traces_app(tmp_path, exemplars=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await focus_panel(pilot, app, "plain")
+        await pilot.press("t")
+        await wait_until(pilot, lambda: isinstance(app.screen, TraceListScreen))
+        await wait_until(pilot, lambda: "slowest first" in text(app), what="search")
+        table = app.screen.query_one(DataTable)
+        type_in_one_burst(app, "slash", "status=error")
+        await wait_until(pilot, lambda: table.row_count == 1, what="filtered")
+        assert tracer.searches[-1].status == "error"
+        app.open_trace(FAILED, source="tempo")
+        await wait_until(pilot, lambda: isinstance(app.screen, WaterfallScreen))
+        screen = app.screen
+        assert isinstance(screen, WaterfallScreen)
+        await wait_until(pilot, lambda: screen.trace_tree is not None, what="tree")
+        tree = screen.trace_tree
+        assert tree is not None
+        type_in_one_burst(app, "slash", "prefill")
+        await wait_until(pilot, lambda: bool(screen.matches), what="search")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, WaterfallScreen)  # not the logs of ``l``
+        assert tree.spans[screen.rows_shown[screen.cursor]].name == "prefill"

@@ -52,3 +52,18 @@ async def wait_until(pilot: Pilot[object], predicate: Callable[[], bool],
 
 async def settle() -> None:
     await asyncio.sleep(0)
+
+
+def type_in_one_burst(app: WatchdeckApp, first: str, text: str, enter: bool = True) -> None:
+    """Queue key ``first`` (a key name: ``slash``), each character of ``text`` and enter
+    before the app handles any of them: a fast typist, or an SSH link that batches keys."""
+    from textual import events
+    from textual.keys import _character_to_key
+
+    characters = {"slash": "/"}
+    keys = [events.Key(first, characters.get(first, first))]
+    keys += [events.Key(_character_to_key(c), c) for c in text]
+    if enter:
+        keys.append(events.Key("enter", "\r"))
+    for key in keys:
+        app.post_message(key)

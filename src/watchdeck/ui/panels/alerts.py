@@ -31,6 +31,7 @@ from watchdeck.core.safe import sanitize
 from watchdeck.ui.bindings import bindings_for
 from watchdeck.ui.panels.base import Panel
 from watchdeck.ui.themes import severity_colour
+from watchdeck.ui.typeahead import focus_now, open_box, route_key
 
 if TYPE_CHECKING:
     from watchdeck.ui.context import DashboardContext
@@ -100,7 +101,7 @@ class AlertsPanel(Panel):
 
     def compose_body(self) -> ComposeResult:
         yield Input(placeholder='label matchers, e.g. severity="critical",model=~"llama.*"',
-                    id="alerts-filter")
+                    id="alerts-filter", select_on_focus=False)
         table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=False)
         table.can_focus = False
         yield table
@@ -231,9 +232,8 @@ class AlertsPanel(Panel):
 
     def action_filter_alerts(self) -> None:
         self.add_class("-filtering")
-        box = self.query_one("#alerts-filter", Input)
-        box.value = ",".join(str(m) for m in self.matchers)
-        box.focus()
+        open_box(self, self.query_one("#alerts-filter", Input),
+                 ",".join(str(m) for m in self.matchers))
 
     @on(Input.Submitted, "#alerts-filter")
     def _apply_filter(self, event: Input.Submitted) -> None:
@@ -245,11 +245,14 @@ class AlertsPanel(Panel):
             return
         event.input.border_title = None
         self.remove_class("-filtering")
-        self.focus()
+        focus_now(self, self)
         self._fill()
 
     def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
-        if event.key == "escape" and self.has_class("-filtering"):
+        box = self.query_one("#alerts-filter", Input) if self.has_class("-filtering") else None
+        if box is not None and event.key == "escape":
             event.stop()
             self.remove_class("-filtering")
-            self.focus()
+            focus_now(self, self)
+            return
+        route_key(self, event, box, ("filter_alerts",))

@@ -49,6 +49,7 @@ from watchdeck.core.safe import sanitize
 from watchdeck.ui.bindings import bindings_for
 from watchdeck.ui.panels.base import ERROR, LIVE, LOADING, NO_DATA, Panel
 from watchdeck.ui.themes import cursor_background, theme_colour
+from watchdeck.ui.typeahead import focus_now, open_box, route_key
 
 if TYPE_CHECKING:
     from watchdeck.core.logs.buffer import LogBuffer
@@ -194,9 +195,11 @@ class LogsPanel(Panel):
     # ------------------------------------------------------------------ composition
 
     def compose_body(self) -> ComposeResult:
+        # (select_on_focus off: ``open_box`` selects their text; see ui/typeahead.py.)
         yield Input(placeholder="filter: words, /regex/, level>=warn, field=value, -exclude",
-                    id="logs-filter")
-        yield Input(placeholder="find: text or /regex/ (n / N jump)", id="logs-search")
+                    id="logs-filter", select_on_focus=False)
+        yield Input(placeholder="find: text or /regex/ (n / N jump)", id="logs-search",
+                    select_on_focus=False)
         yield LogLines(self)
 
     def on_mount(self) -> None:
@@ -695,18 +698,22 @@ class LogsPanel(Panel):
 
     # ------------------------------------------------------------------ filter and find
 
+    def _open_box(self, which: str, value: str | None = None) -> None:
+        self.remove_class("-searching" if which == "filter" else "-filtering")
+        self.add_class(f"-{which}ing")
+        open_box(self, self.query_one(f"#logs-{which}", Input), value)
+
+    def _box_open(self) -> Input | None:
+        for which in ("filter", "search"):
+            if self.has_class(f"-{which}ing"):
+                return self.query_one(f"#logs-{which}", Input)
+        return None
+
     def action_filter_logs(self) -> None:
-        self.remove_class("-searching")
-        self.add_class("-filtering")
-        box = self.query_one("#logs-filter", Input)
-        box.value = self.filter.describe() if self.filter is not None else ""
-        box.focus()
+        self._open_box("filter", self.filter.describe() if self.filter is not None else "")
 
     def action_search_logs(self) -> None:
-        self.remove_class("-filtering")
-        self.add_class("-searching")
-        box = self.query_one("#logs-search", Input)
-        box.focus()
+        self._open_box("search")
 
     @on(Input.Submitted, "#logs-filter")
     def _apply_filter(self, event: Input.Submitted) -> None:
@@ -718,7 +725,7 @@ class LogsPanel(Panel):
             return
         event.input.border_title = None
         self.remove_class("-filtering")
-        self.focus()
+        focus_now(self, self)
         self._refresh_note()
         self.rebuild()
 
@@ -732,18 +739,20 @@ class LogsPanel(Panel):
             return
         event.input.border_title = None
         self.remove_class("-searching")
-        self.focus()
+        focus_now(self, self)
         self.look_changed()
         if self.search is not None:
             self.action_next_match(False)
 
     def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
-        if event.key == "escape" and (self.has_class("-filtering") or
-                                      self.has_class("-searching")):
+        box = self._box_open()
+        if box is not None and event.key == "escape":
             event.stop()
             self.remove_class("-filtering")
             self.remove_class("-searching")
-            self.focus()
+            focus_now(self, self)
+            return
+        route_key(self, event, box, ("filter_logs", "search_logs"))
 
     # ------------------------------------------------------------------ the line
 

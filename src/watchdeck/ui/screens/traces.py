@@ -40,6 +40,7 @@ from watchdeck.core.traces.source import (
 from watchdeck.core.traces.traceql import combine
 from watchdeck.core.units import format_value, normalise_unit
 from watchdeck.ui.themes import theme_colour
+from watchdeck.ui.typeahead import focus_now, open_box, route_key
 from watchdeck.ui.widgets.keyhints import KeyHints
 
 if TYPE_CHECKING:
@@ -158,7 +159,7 @@ class TraceListScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(self._heading(), id="traces-state")
         yield Input(placeholder="service=vllm op=llm_request >500ms status=error key=value, "
-                                "or { TraceQL }", id="traces-filter")
+                                "or { TraceQL }", id="traces-filter", select_on_focus=False)
         table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True)
         yield table
         yield KeyHints(self.BINDINGS, (("?", "Help"),))  # type: ignore[arg-type]
@@ -346,7 +347,7 @@ class TraceListScreen(Screen[None]):
     def action_back(self) -> None:
         if self.has_class("-filtering"):
             self.remove_class("-filtering")
-            self.query_one(DataTable).focus()
+            focus_now(self, self.query_one(DataTable))
             return
         self.app.pop_screen()
 
@@ -371,9 +372,11 @@ class TraceListScreen(Screen[None]):
 
     def action_filter(self) -> None:
         self.add_class("-filtering")
-        box = self.query_one(Input)
-        box.value = describe_trace_filter(self.filter)
-        box.focus()
+        open_box(self, self.query_one(Input), describe_trace_filter(self.filter))
+
+    def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
+        route_key(self, event, self.query_one(Input) if self.has_class("-filtering") else None,
+                  ("filter",))
 
     @on(Input.Submitted)
     def _apply_filter(self, event: Input.Submitted) -> None:
@@ -385,7 +388,7 @@ class TraceListScreen(Screen[None]):
             return
         event.input.border_title = None
         self.remove_class("-filtering")
-        self.query_one(DataTable).focus()
+        focus_now(self, self.query_one(DataTable))
         if self.from_exemplars:
             self._fill_table()
             self._set_status(f"{len(self.shown)} of {len(self.rows)} exemplar traces")

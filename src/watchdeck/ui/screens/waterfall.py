@@ -37,6 +37,7 @@ from watchdeck.core.traces.source import TraceSource
 from watchdeck.core.traces.tree import RowFlag, TraceTree
 from watchdeck.core.units import format_value
 from watchdeck.ui.themes import cursor_background, series_palette, theme_colour
+from watchdeck.ui.typeahead import focus_now, open_box, route_key
 from watchdeck.ui.widgets.keyhints import KeyHints
 
 if TYPE_CHECKING:
@@ -195,7 +196,8 @@ class WaterfallScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"trace {sanitize(self.trace_id, 64)} · loading…"), id="wf-heading")
-        yield Input(placeholder="find spans: name, service, attribute, event", id="wf-search")
+        yield Input(placeholder="find spans: name, service, attribute, event", id="wf-search",
+                    select_on_focus=False)
         with Horizontal(id="wf-body"):
             yield WaterfallView(self)
             with VerticalScroll(id="wf-detail"):
@@ -528,13 +530,17 @@ class WaterfallScreen(Screen[None]):
 
     def action_search(self) -> None:
         self.add_class("-searching")
-        self.query_one(Input).focus()
+        open_box(self, self.query_one(Input))
+
+    def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
+        route_key(self, event, self.query_one(Input) if self.has_class("-searching") else None,
+                  ("search",))
 
     @on(Input.Submitted)
     def _search(self, event: Input.Submitted) -> None:
         event.stop()
         self.remove_class("-searching")
-        self.view.focus()
+        focus_now(self, self.view)
         if self.trace_tree is None:
             return
         self.matches = self.trace_tree.find(event.value) if event.value.strip() else []
@@ -562,7 +568,7 @@ class WaterfallScreen(Screen[None]):
     def action_back(self) -> None:
         if self.has_class("-searching"):
             self.remove_class("-searching")
-            self.view.focus()
+            focus_now(self, self.view)
             return
         self.app.pop_screen()
 
