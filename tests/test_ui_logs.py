@@ -446,3 +446,27 @@ async def test_keys_typed_in_one_burst_after_slash_land_in_the_box(tmp_path: Pat
             assert panel.filter is not None and panel.filter.describe() == "level>=error"
         else:
             assert panel.search is not None and panel.filter is None
+
+
+async def test_a_burst_keeps_its_order_when_it_mixes_editing_keys_and_text(
+        tmp_path: Path) -> None:
+    """``/``, ``x``, ctrl+u, then a filter and enter, all in one burst: ctrl+u wipes the
+    ``x`` and the filter typed in the box before it, not the text typed after it."""
+    from textual import events
+    from textual.keys import _character_to_key
+
+    source = ScriptedLogSource("app", HISTORY)
+    app = logs_app(tmp_path, source)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: "NCCL timeout" in screen(app))
+        panel = panel_of(app)
+        panel.focus()
+        await pilot.press("slash", *"level>=warn", "enter")  # a filter to replace
+        await wait_until(pilot, lambda: len(panel.shown) == 3, what="first filter")
+        keys = [events.Key("slash", "/"), events.Key("x", "x"), events.Key("ctrl+u", None)]
+        keys += [events.Key(_character_to_key(c), c) for c in "level>=error"]
+        keys.append(events.Key("enter", "\r"))
+        for key in keys:
+            app.post_message(key)
+        await wait_until(pilot, lambda: len(panel.shown) == 2, what="second filter")
+        assert panel.filter is not None and panel.filter.describe() == "level>=error"

@@ -39,9 +39,14 @@ def focus_now(host: DOMNode, widget: Widget) -> None:
     host.screen.set_focus(widget, scroll_visible=False)
 
 
-def route_key(host: DOMNode, event: events.Key, box: Input | None,
-              actions: Collection[str]) -> bool:
-    """For ``host.on_key``: True when the key was handled here (the event is stopped)."""
+async def route_key(host: DOMNode, event: events.Key, box: Input | None,
+                    actions: Collection[str]) -> bool:
+    """For ``host.on_key``: True when the key was handled here (the event is stopped).
+
+    While the box is open, every key that reaches the host is done here and now, in the
+    order the keys came: a printable one is typed into the box, one the box binds (enter,
+    backspace, ctrl+u…) runs the box's action. Left to bubble up to the app's bindings, a
+    ctrl+u typed before some text would run after it and wipe it."""
     if box is None:
         active = host.app.active_bindings.get(event.key)
         if (active is None or active.node is not host
@@ -51,15 +56,21 @@ def route_key(host: DOMNode, event: events.Key, box: Input | None,
         event.prevent_default()
         getattr(host, f"action_{active.binding.action}")()
         return True
-    if not event.is_printable or event.character is None:
-        return False  # enter, backspace and the like find the box's bindings anyway
+    if event.is_printable and event.character is not None:
+        event.stop()
+        event.prevent_default()
+        selection = box.selection
+        if selection.is_empty:
+            box.insert_text_at_cursor(event.character)
+        else:
+            box.replace(event.character, *selection)
+        return True
+    active = host.app.active_bindings.get(event.key)
+    if active is None or active.node is not box:
+        return False
     event.stop()
     event.prevent_default()
-    selection = box.selection
-    if selection.is_empty:
-        box.insert_text_at_cursor(event.character)
-    else:
-        box.replace(event.character, *selection)
+    await box.run_action(active.binding.action)
     return True
 
 

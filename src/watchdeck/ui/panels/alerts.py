@@ -248,11 +248,11 @@ class AlertsPanel(Panel):
         focus_now(self, self)
         self._fill()
 
-    def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
+    async def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
         box = self.query_one("#alerts-filter", Input) if self.has_class("-filtering") else None
         if box is not None and event.key == "escape":
             event.stop()
             self.remove_class("-filtering")
             focus_now(self, self)
             return
-        route_key(self, event, box, ("filter_alerts",))
+        await route_key(self, event, box, ("filter_alerts",))

@@ -744,7 +744,7 @@ class LogsPanel(Panel):
         if self.search is not None:
             self.action_next_match(False)
 
-    def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
+    async def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
         box = self._box_open()
         if box is not None and event.key == "escape":
             event.stop()
@@ -752,7 +752,7 @@ class LogsPanel(Panel):
             self.remove_class("-searching")
             focus_now(self, self)
             return
-        route_key(self, event, box, ("filter_logs", "search_logs"))
+        await route_key(self, event, box, ("filter_logs", "search_logs"))
 
     # ------------------------------------------------------------------ the line
 

@@ -374,9 +374,9 @@ class TraceListScreen(Screen[None]):
         self.add_class("-filtering")
         open_box(self, self.query_one(Input), describe_trace_filter(self.filter))
 
-    def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
-        route_key(self, event, self.query_one(Input) if self.has_class("-filtering") else None,
-                  ("filter",))
+    async def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
+        box = self.query_one(Input) if self.has_class("-filtering") else None
+        await route_key(self, event, box, ("filter",))
 
     @on(Input.Submitted)
     def _apply_filter(self, event: Input.Submitted) -> None:

@@ -532,9 +532,9 @@ class WaterfallScreen(Screen[None]):
         self.add_class("-searching")
         open_box(self, self.query_one(Input))
 
-    def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
-        route_key(self, event, self.query_one(Input) if self.has_class("-searching") else None,
-                  ("search",))
+    async def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
+        box = self.query_one(Input) if self.has_class("-searching") else None
+        await route_key(self, event, box, ("search",))
 
     @on(Input.Submitted)
     def _search(self, event: Input.Submitted) -> None:
