@@ -470,3 +470,29 @@ async def test_a_burst_keeps_its_order_when_it_mixes_editing_keys_and_text(
             app.post_message(key)
         await wait_until(pilot, lambda: len(panel.shown) == 2, what="second filter")
         assert panel.filter is not None and panel.filter.describe() == "level>=error"
+
+
+async def test_editing_keys_and_text_in_one_burst_in_an_open_box_keep_their_order(
+        tmp_path: Path) -> None:
+    """In a box already open and focused, ctrl+u then a filter then enter, in one burst:
+    ctrl+u clears what was there, not the filter typed after it."""
+    from textual import events
+    from textual.keys import _character_to_key
+
+    source = ScriptedLogSource("app", HISTORY)
+    app = logs_app(tmp_path, source)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: "NCCL timeout" in screen(app))
+        panel = panel_of(app)
+        panel.focus()
+        await pilot.press("slash", *"level>=warn", "enter")
+        await wait_until(pilot, lambda: len(panel.shown) == 3, what="first filter")
+        await pilot.press("slash", "end")  # the old filter in the box, not selected
+        await pilot.pause(0.2)
+        keys = [events.Key("ctrl+u", None)]
+        keys += [events.Key(_character_to_key(c), c) for c in "level>=error"]
+        keys.append(events.Key("enter", "\r"))
+        for key in keys:
+            app.post_message(key)
+        await wait_until(pilot, lambda: len(panel.shown) == 2, what="second filter")
+        assert panel.filter is not None and panel.filter.describe() == "level>=error"

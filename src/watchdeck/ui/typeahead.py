@@ -11,8 +11,8 @@ So the widget or screen that owns a box routes its keys through :func:`route_key
 ``on_key``: a key bound to one of its box-opening actions runs that action at once, and
 printable keys that arrive while its box is open but before the box had focus are typed
 into the box. :func:`open_box` focuses at once and selects the box's text (so typing
-replaces it); boxes are made with ``select_on_focus=False``, since the focus event comes
-later than such keys and would select them.
+replaces it); boxes are :class:`TextBox`: no selecting on focus (the focus event comes
+later than such keys and would select them), and their own bindings run in turn.
 """
 
 from __future__ import annotations
@@ -24,6 +24,27 @@ from textual.dom import DOMNode
 from textual.widget import Widget
 from textual.widgets import Input
 from textual.widgets.input import Selection
+
+
+class TextBox(Input):
+    """An ``Input`` that runs its own key bindings (ctrl+u, backspace, enter…) when the key
+    reaches it, in turn with the text typed around them. A plain ``Input`` leaves them to
+    bubble up to the app's bindings, and meanwhile types the keys that came after: a fast
+    ctrl+u then text wipes the text. Its text is selected by :func:`open_box`, not on
+    focus."""
+
+    def __init__(self, value: str | None = None, placeholder: str = "", **kwargs: object
+                 ) -> None:
+        super().__init__(value, placeholder, select_on_focus=False, **kwargs)  # type: ignore[arg-type]
+
+    async def on_key(self, event: events.Key) -> None:
+        if event.is_printable:
+            return  # typed in by Input itself
+        active = self.app.active_bindings.get(event.key)
+        if active is not None and active.node is self:
+            event.stop()
+            event.prevent_default()
+            await self.run_action(active.binding.action)
 
 
 def open_box(host: DOMNode, box: Input, value: str | None = None) -> None:
@@ -74,4 +95,4 @@ async def route_key(host: DOMNode, event: events.Key, box: Input | None,
     return True
 
 
-__all__ = ["focus_now", "open_box", "route_key"]
+__all__ = ["TextBox", "focus_now", "open_box", "route_key"]

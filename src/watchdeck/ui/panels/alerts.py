@@ -31,7 +31,7 @@ from watchdeck.core.safe import sanitize
 from watchdeck.ui.bindings import bindings_for
 from watchdeck.ui.panels.base import Panel
 from watchdeck.ui.themes import severity_colour
-from watchdeck.ui.typeahead import focus_now, open_box, route_key
+from watchdeck.ui.typeahead import TextBox, focus_now, open_box, route_key
 
 if TYPE_CHECKING:
     from watchdeck.ui.context import DashboardContext
@@ -100,8 +100,8 @@ class AlertsPanel(Panel):
         self.received = False  # no counts in the title until the source has answered
 
     def compose_body(self) -> ComposeResult:
-        yield Input(placeholder='label matchers, e.g. severity="critical",model=~"llama.*"',
-                    id="alerts-filter", select_on_focus=False)
+        yield TextBox(placeholder='label matchers, e.g. severity="critical",model=~"llama.*"',
+                      id="alerts-filter")
         table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=False)
         table.can_focus = False
         yield table

@@ -49,7 +49,7 @@ from watchdeck.core.safe import sanitize
 from watchdeck.ui.bindings import bindings_for
 from watchdeck.ui.panels.base import ERROR, LIVE, LOADING, NO_DATA, Panel
 from watchdeck.ui.themes import cursor_background, theme_colour
-from watchdeck.ui.typeahead import focus_now, open_box, route_key
+from watchdeck.ui.typeahead import TextBox, focus_now, open_box, route_key
 
 if TYPE_CHECKING:
     from watchdeck.core.logs.buffer import LogBuffer
@@ -195,11 +195,9 @@ class LogsPanel(Panel):
     # ------------------------------------------------------------------ composition
 
     def compose_body(self) -> ComposeResult:
-        # (select_on_focus off: ``open_box`` selects their text; see ui/typeahead.py.)
-        yield Input(placeholder="filter: words, /regex/, level>=warn, field=value, -exclude",
-                    id="logs-filter", select_on_focus=False)
-        yield Input(placeholder="find: text or /regex/ (n / N jump)", id="logs-search",
-                    select_on_focus=False)
+        yield TextBox(placeholder="filter: words, /regex/, level>=warn, field=value, -exclude",
+                      id="logs-filter")
+        yield TextBox(placeholder="find: text or /regex/ (n / N jump)", id="logs-search")
         yield LogLines(self)
 
     def on_mount(self) -> None:

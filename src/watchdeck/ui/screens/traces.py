@@ -40,7 +40,7 @@ from watchdeck.core.traces.source import (
 from watchdeck.core.traces.traceql import combine
 from watchdeck.core.units import format_value, normalise_unit
 from watchdeck.ui.themes import theme_colour
-from watchdeck.ui.typeahead import focus_now, open_box, route_key
+from watchdeck.ui.typeahead import TextBox, focus_now, open_box, route_key
 from watchdeck.ui.widgets.keyhints import KeyHints
 
 if TYPE_CHECKING:
@@ -158,8 +158,8 @@ class TraceListScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(self._heading(), id="traces-state")
-        yield Input(placeholder="service=vllm op=llm_request >500ms status=error key=value, "
-                                "or { TraceQL }", id="traces-filter", select_on_focus=False)
+        yield TextBox(placeholder="service=vllm op=llm_request >500ms status=error key=value, "
+                                  "or { TraceQL }", id="traces-filter")
         table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True)
         yield table
         yield KeyHints(self.BINDINGS, (("?", "Help"),))  # type: ignore[arg-type]

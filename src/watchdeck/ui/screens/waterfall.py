@@ -37,7 +37,7 @@ from watchdeck.core.traces.source import TraceSource
 from watchdeck.core.traces.tree import RowFlag, TraceTree
 from watchdeck.core.units import format_value
 from watchdeck.ui.themes import cursor_background, series_palette, theme_colour
-from watchdeck.ui.typeahead import focus_now, open_box, route_key
+from watchdeck.ui.typeahead import TextBox, focus_now, open_box, route_key
 from watchdeck.ui.widgets.keyhints import KeyHints
 
 if TYPE_CHECKING:
@@ -196,8 +196,7 @@ class WaterfallScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"trace {sanitize(self.trace_id, 64)} · loading…"), id="wf-heading")
-        yield Input(placeholder="find spans: name, service, attribute, event", id="wf-search",
-                    select_on_focus=False)
+        yield TextBox(placeholder="find spans: name, service, attribute, event", id="wf-search")
         with Horizontal(id="wf-body"):
             yield WaterfallView(self)
             with VerticalScroll(id="wf-detail"):
