@@ -496,3 +496,32 @@ async def test_editing_keys_and_text_in_one_burst_in_an_open_box_keep_their_orde
             app.post_message(key)
         await wait_until(pilot, lambda: len(panel.shown) == 2, what="second filter")
         assert panel.filter is not None and panel.filter.describe() == "level>=error"
+
+
+@pytest.mark.parametrize("close", ["enter", "escape"])
+async def test_a_key_typed_right_after_enter_or_escape_goes_to_the_panel_once(
+        tmp_path: Path, close: str) -> None:
+    """``/``, a filter, enter (or escape) and ``w`` in one burst: ``w`` wraps the lines,
+    once, rather than being typed into the closing box."""
+    from textual import events
+
+    source = ScriptedLogSource("app", HISTORY)
+    app = logs_app(tmp_path, source)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: "NCCL timeout" in screen(app))
+        panel = panel_of(app)
+        panel.focus()
+        await pilot.pause()
+        wrap = panel.wrap
+        type_in_one_burst(app, "slash", "level>=error", enter=False)
+        app.post_message(events.Key(close, "\r" if close == "enter" else "\x1b"))
+        app.post_message(events.Key("w", "w"))
+        await pilot.pause(0.5)
+        assert panel.wrap is not wrap
+        box = panel.query_one("#logs-filter")
+        assert "w" not in box.value  # type: ignore[attr-defined]
+        assert not panel.has_class("-filtering") and app.focused is panel
+        if close == "enter":
+            await wait_until(pilot, lambda: len(panel.shown) == 2, what="filtered")
+        else:
+            assert panel.filter is None and len(panel.shown) == len(HISTORY)

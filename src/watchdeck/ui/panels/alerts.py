@@ -233,7 +233,12 @@ class AlertsPanel(Panel):
     def action_filter_alerts(self) -> None:
         self.add_class("-filtering")
         open_box(self, self.query_one("#alerts-filter", Input),
-                 ",".join(str(m) for m in self.matchers))
+                 ",".join(str(m) for m in self.matchers), on_submit=self._apply_filter,
+                 on_cancel=self._close_filter)
+
+    def _close_filter(self) -> None:
+        self.remove_class("-filtering")
+        focus_now(self, self)
 
     @on(Input.Submitted, "#alerts-filter")
     def _apply_filter(self, event: Input.Submitted) -> None:
@@ -250,9 +255,4 @@ class AlertsPanel(Panel):
 
     async def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
         box = self.query_one("#alerts-filter", Input) if self.has_class("-filtering") else None
-        if box is not None and event.key == "escape":
-            event.stop()
-            self.remove_class("-filtering")
-            focus_now(self, self)
-            return
         await route_key(self, event, box, ("filter_alerts",))

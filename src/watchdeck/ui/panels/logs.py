@@ -699,7 +699,14 @@ class LogsPanel(Panel):
     def _open_box(self, which: str, value: str | None = None) -> None:
         self.remove_class("-searching" if which == "filter" else "-filtering")
         self.add_class(f"-{which}ing")
-        open_box(self, self.query_one(f"#logs-{which}", Input), value)
+        open_box(self, self.query_one(f"#logs-{which}", Input), value,
+                 on_submit=self._apply_filter if which == "filter" else self._apply_search,
+                 on_cancel=self._close_boxes)
+
+    def _close_boxes(self) -> None:
+        self.remove_class("-filtering")
+        self.remove_class("-searching")
+        focus_now(self, self)
 
     def _box_open(self) -> Input | None:
         for which in ("filter", "search"):
@@ -743,14 +750,7 @@ class LogsPanel(Panel):
             self.action_next_match(False)
 
     async def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
-        box = self._box_open()
-        if box is not None and event.key == "escape":
-            event.stop()
-            self.remove_class("-filtering")
-            self.remove_class("-searching")
-            focus_now(self, self)
-            return
-        await route_key(self, event, box, ("filter_logs", "search_logs"))
+        await route_key(self, event, self._box_open(), ("filter_logs", "search_logs"))
 
     # ------------------------------------------------------------------ the line
 

@@ -372,7 +372,8 @@ class TraceListScreen(Screen[None]):
 
     def action_filter(self) -> None:
         self.add_class("-filtering")
-        open_box(self, self.query_one(Input), describe_trace_filter(self.filter))
+        open_box(self, self.query_one(Input), describe_trace_filter(self.filter),
+                 on_submit=self._apply_filter, on_cancel=self.action_back)
 
     async def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
         box = self.query_one(Input) if self.has_class("-filtering") else None

@@ -529,7 +529,8 @@ class WaterfallScreen(Screen[None]):
 
     def action_search(self) -> None:
         self.add_class("-searching")
-        open_box(self, self.query_one(Input))
+        open_box(self, self.query_one(Input), on_submit=self._search,
+                 on_cancel=self.action_back)
 
     async def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
         box = self.query_one(Input) if self.has_class("-searching") else None
