@@ -302,3 +302,24 @@ async def test_matchers_typed_in_one_burst_after_slash_filter(layouts: Path) -> 
         await wait_until(pilot, lambda: len(rows(panel)) == 1, what="filtered")
         assert [r[5] for r in rows(panel)] == ["replica=a"]
         assert panel.sort == sort and app.screen is panel.screen  # no modal, same order
+
+
+async def test_the_key_hint_bar_follows_the_focus(layouts: Path) -> None:
+    """The dashboard's one-line key hints show the focused panel's keys, and the app's."""
+    from watchdeck.ui.widgets.keyhints import LiveKeyHints
+
+    app, source, _ = synthetic_app(layouts)
+    source.alerts_list = list(ALERTS)
+    async with app.run_test(size=(200, 44)) as pilot:
+        alerts = app.screen.query_one(AlertsPanel)
+        await wait_until(pilot, lambda: len(alerts.shown) == 5, what="alerts shown")
+        hints = app.screen.query_one(LiveKeyHints)
+        alerts.focus()
+        await wait_until(pilot, lambda: "/ Filter alerts" in str(hints.render()),
+                         what="the alerts panel's keys")
+        assert "q Quit" in str(hints.render())
+        other = next(p for p in app.screen.query(Panel) if not isinstance(p, AlertsPanel))
+        other.focus()
+        await wait_until(pilot, lambda: "Filter alerts" not in str(hints.render()),
+                         what="the alerts panel's keys gone")
+        assert "q Quit" in str(hints.render())

@@ -525,3 +525,4 @@ async def test_a_key_typed_right_after_enter_or_escape_goes_to_the_panel_once(
             await wait_until(pilot, lambda: len(panel.shown) == 2, what="filtered")
         else:
             assert panel.filter is None and len(panel.shown) == len(HISTORY)
+

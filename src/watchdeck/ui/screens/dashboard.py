@@ -9,7 +9,6 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Container, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from watchdeck.core.alertlinks import panel_is_about
 from watchdeck.core.alerts import Alert
@@ -32,6 +31,7 @@ from watchdeck.ui.bindings import bindings_for
 from watchdeck.ui.context import DashboardContext
 from watchdeck.ui.panels import make_panel
 from watchdeck.ui.panels.base import Panel
+from watchdeck.ui.widgets.keyhints import LiveKeyHints
 from watchdeck.ui.widgets.statusbar import StatusBar
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ class DashboardScreen(Screen[None]):
                 for spec in self.spec.panels:
                     yield make_panel(spec, self.context)
         yield StatusBar()
-        yield Footer(compact=True)
+        yield LiveKeyHints()
 
     def on_mount(self) -> None:
         self.reflow()  # before the first layout, so no panel is ever drawn squeezed
