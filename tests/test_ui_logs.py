@@ -3,11 +3,14 @@ untrusted text, on scripted log sources (the sources themselves have their own t
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 
-from tests.support.apps import type_in_one_burst, wait_until
+from tests.support.apps import post_keys, type_in_one_burst, typed, wait_until
 from tests.support.fakes import Clock, SyntheticSource
 from tests.support.logs import ScriptedLogSource, record
 from watchdeck.core.config.files import LoadedConfig
@@ -425,11 +428,10 @@ async def test_a_long_filter_scan_runs_off_the_event_loop(tmp_path: Path,
         assert "filtering…" not in screen(app)
 
 
-@pytest.mark.parametrize("box", ["slash", "f"])
-async def test_keys_typed_in_one_burst_after_slash_land_in_the_box(tmp_path: Path,
-                                                                   box: str) -> None:
-    """Typed fast right after ``/`` or ``f``, the text goes into the box that opened, not
-    to the panel's own keys (``e`` would jump to an error, ``w`` would wrap)."""
+@contextlib.asynccontextmanager
+async def focused_logs(tmp_path: Path) -> AsyncIterator[tuple[WatchdeckApp, Pilot[object],
+                                                              LogsPanel]]:
+    """The logs layout on HISTORY, its panel focused."""
     source = ScriptedLogSource("app", HISTORY)
     app = logs_app(tmp_path, source)
     async with app.run_test(size=(120, 30)) as pilot:
@@ -437,6 +439,15 @@ async def test_keys_typed_in_one_burst_after_slash_land_in_the_box(tmp_path: Pat
         panel = panel_of(app)
         panel.focus()
         await pilot.pause()
+        yield app, pilot, panel
+
+
+@pytest.mark.parametrize("box", ["slash", "f"])
+async def test_keys_typed_in_one_burst_after_slash_land_in_the_box(tmp_path: Path,
+                                                                   box: str) -> None:
+    """Typed fast right after ``/`` or ``f``, the text goes into the box that opened, not
+    to the panel's own keys (``e`` would jump to an error, ``w`` would wrap)."""
+    async with focused_logs(tmp_path) as (app, pilot, panel):
         wrap, cursor = panel.wrap, panel.cursor
         type_in_one_burst(app, box, "level>=error")
         await pilot.pause(0.3)
@@ -448,52 +459,21 @@ async def test_keys_typed_in_one_burst_after_slash_land_in_the_box(tmp_path: Pat
             assert panel.search is not None and panel.filter is None
 
 
-async def test_a_burst_keeps_its_order_when_it_mixes_editing_keys_and_text(
-        tmp_path: Path) -> None:
-    """``/``, ``x``, ctrl+u, then a filter and enter, all in one burst: ctrl+u wipes the
-    ``x`` and the filter typed in the box before it, not the text typed after it."""
-    from textual import events
-    from textual.keys import _character_to_key
-
-    source = ScriptedLogSource("app", HISTORY)
-    app = logs_app(tmp_path, source)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: "NCCL timeout" in screen(app))
-        panel = panel_of(app)
-        panel.focus()
+@pytest.mark.parametrize("box_open", [False, True])
+async def test_editing_keys_and_text_in_one_burst_keep_their_order(tmp_path: Path,
+                                                                   box_open: bool) -> None:
+    """ctrl+u, a filter and enter in one burst, the box opening in the same burst (``/``
+    and an ``x`` first) or already open and focused: ctrl+u clears what was in the box
+    before it, not the filter typed after it."""
+    async with focused_logs(tmp_path) as (app, pilot, panel):
         await pilot.press("slash", *"level>=warn", "enter")  # a filter to replace
         await wait_until(pilot, lambda: len(panel.shown) == 3, what="first filter")
-        keys = [events.Key("slash", "/"), events.Key("x", "x"), events.Key("ctrl+u", None)]
-        keys += [events.Key(_character_to_key(c), c) for c in "level>=error"]
-        keys.append(events.Key("enter", "\r"))
-        for key in keys:
-            app.post_message(key)
-        await wait_until(pilot, lambda: len(panel.shown) == 2, what="second filter")
-        assert panel.filter is not None and panel.filter.describe() == "level>=error"
-
-
-async def test_editing_keys_and_text_in_one_burst_in_an_open_box_keep_their_order(
-        tmp_path: Path) -> None:
-    """In a box already open and focused, ctrl+u then a filter then enter, in one burst:
-    ctrl+u clears what was there, not the filter typed after it."""
-    from textual import events
-    from textual.keys import _character_to_key
-
-    source = ScriptedLogSource("app", HISTORY)
-    app = logs_app(tmp_path, source)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: "NCCL timeout" in screen(app))
-        panel = panel_of(app)
-        panel.focus()
-        await pilot.press("slash", *"level>=warn", "enter")
-        await wait_until(pilot, lambda: len(panel.shown) == 3, what="first filter")
-        await pilot.press("slash", "end")  # the old filter in the box, not selected
-        await pilot.pause(0.2)
-        keys = [events.Key("ctrl+u", None)]
-        keys += [events.Key(_character_to_key(c), c) for c in "level>=error"]
-        keys.append(events.Key("enter", "\r"))
-        for key in keys:
-            app.post_message(key)
+        if box_open:
+            await pilot.press("slash", "end")  # the old filter in the box, not selected
+            await pilot.pause(0.2)
+            post_keys(app, "ctrl+u", *typed("level>=error"), "enter")
+        else:
+            post_keys(app, "slash", "x", "ctrl+u", *typed("level>=error"), "enter")
         await wait_until(pilot, lambda: len(panel.shown) == 2, what="second filter")
         assert panel.filter is not None and panel.filter.describe() == "level>=error"
 
@@ -503,19 +483,9 @@ async def test_a_key_typed_right_after_enter_or_escape_goes_to_the_panel_once(
         tmp_path: Path, close: str) -> None:
     """``/``, a filter, enter (or escape) and ``w`` in one burst: ``w`` wraps the lines,
     once, rather than being typed into the closing box."""
-    from textual import events
-
-    source = ScriptedLogSource("app", HISTORY)
-    app = logs_app(tmp_path, source)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: "NCCL timeout" in screen(app))
-        panel = panel_of(app)
-        panel.focus()
-        await pilot.pause()
+    async with focused_logs(tmp_path) as (app, pilot, panel):
         wrap = panel.wrap
-        type_in_one_burst(app, "slash", "level>=error", enter=False)
-        app.post_message(events.Key(close, "\r" if close == "enter" else "\x1b"))
-        app.post_message(events.Key("w", "w"))
+        post_keys(app, "slash", *typed("level>=error"), close, "w")
         await pilot.pause(0.5)
         assert panel.wrap is not wrap
         box = panel.query_one("#logs-filter")

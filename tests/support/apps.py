@@ -57,13 +57,27 @@ async def settle() -> None:
 def type_in_one_burst(app: WatchdeckApp, first: str, text: str, enter: bool = True) -> None:
     """Queue key ``first`` (a key name: ``slash``), each character of ``text`` and enter
     before the app handles any of them: a fast typist, or an SSH link that batches keys."""
-    from textual import events
+    post_keys(app, first, *typed(text), *(["enter"] if enter else []))
+
+
+def typed(text: str) -> list[tuple[str, str]]:
+    """The keys of typing ``text``, as (key name, character)."""
     from textual.keys import _character_to_key
 
-    characters = {"slash": "/"}
-    keys = [events.Key(first, characters.get(first, first))]
-    keys += [events.Key(_character_to_key(c), c) for c in text]
-    if enter:
-        keys.append(events.Key("enter", "\r"))
+    return [(_character_to_key(character), character) for character in text]
+
+
+_CHARACTERS = {"slash": "/", "enter": "\r", "escape": "\x1b", "tab": "\t", "space": " "}
+
+
+def post_keys(app: WatchdeckApp, *keys: str | tuple[str, str]) -> None:
+    """Queue these keys (names, ``slash`` ``ctrl+u`` ``w``, or pairs from :func:`typed`)
+    before any of them is handled."""
+    from textual import events
+
     for key in keys:
-        app.post_message(key)
+        if isinstance(key, tuple):
+            app.post_message(events.Key(*key))
+        else:
+            app.post_message(events.Key(key, _CHARACTERS.get(key, key if len(key) == 1
+                                                               else None)))
