@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from watchdeck.core.alertlinks import alert_expr
 from watchdeck.core.alerts import Alert
@@ -24,6 +24,7 @@ from watchdeck.core.timewin import TimeWindow, aligned_range, choose_step
 from watchdeck.ui.charts.braille import PlotSeries
 from watchdeck.ui.charts.widget import ChartData, ChartView
 from watchdeck.ui.themes import colour_style, series_palette, severity_colour
+from watchdeck.ui.widgets.keyhints import LiveKeyHints
 
 if TYPE_CHECKING:
     from watchdeck.ui.app import WatchdeckApp
@@ -64,7 +65,7 @@ class AlertDetailScreen(Screen[None]):
                 chart.border_title = "expression over the window"
                 yield chart
                 yield Static(Text(sanitize(expr, 2000)), id="chart-note")
-        yield Footer(compact=True)
+        yield LiveKeyHints()
 
     def on_mount(self) -> None:
         if alert_expr(self.alert):

@@ -8,13 +8,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from watchdeck.core.alerts import Silence
 from watchdeck.core.durations import format_age
 from watchdeck.core.feeds import FeedKey, SilenceList
 from watchdeck.core.safe import sanitize
 from watchdeck.ui.hub import FeedUpdated
+from watchdeck.ui.widgets.keyhints import LiveKeyHints
 
 if TYPE_CHECKING:
     from watchdeck.ui.app import WatchdeckApp
@@ -48,7 +49,7 @@ class SilencesScreen(Screen[None]):
                      id="silences-state")
         table: DataTable[Text] = DataTable(cursor_type="row")
         yield table
-        yield Footer(compact=True)
+        yield LiveKeyHints()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
