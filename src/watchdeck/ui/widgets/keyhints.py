@@ -80,10 +80,35 @@ class LiveKeyHints(Static):
         if shown == self._shown:
             return
         self._shown = shown
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        """The keys from the left, the command palette's docked right (the rest is cut
+        with an ellipsis when the line is too short for all)."""
+        shown = self._shown or []
         key_style = f"bold {self.app.theme_variables.get('accent', 'yellow')}"
         dim = self.app.theme_variables.get("foreground-muted", "grey50")
-        text = Text(no_wrap=True, overflow="ellipsis")
-        for key, description, enabled in shown:
-            text.append(f"{key} ", style=key_style if enabled else dim)
-            text.append(f"{description}  ", style="" if enabled else dim)
+
+        def hints(pairs: list[tuple[str, str, bool]]) -> Text:
+            text = Text(no_wrap=True, overflow="ellipsis")
+            for key, description, enabled in pairs:
+                # (The space goes with the key: SVG export drops a run's leading spaces.)
+                text.append(f"{key} ", style=key_style if enabled else dim)
+                text.append(f"{description}  ", style="" if enabled else dim)
+            return text
+
+        docked = [pair for pair in shown if pair[1] == "palette"][-1:]
+        text = hints([pair for pair in shown if pair not in docked])
+        width = self.content_size.width
+        if docked and width > 0:
+            right = hints(docked)
+            right.rstrip()
+            room = max(0, width - right.cell_len - 1)
+            if text.cell_len > room:
+                text.truncate(room, overflow="ellipsis")
+            text.pad_right(width - text.cell_len - right.cell_len)
+            text.append_text(right)
         self.update(text)
