@@ -82,6 +82,12 @@ class Fleet:
             await self.stop()
             raise
 
+    def freeze(self) -> None:
+        """Stop the simulation where it is; the endpoints go on serving its last state.
+        For comparing two scrapers of the fleet on the very same values."""
+        if self._task is not None:
+            self._task.cancel()
+
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
