@@ -637,3 +637,30 @@ async def test_real_prometheus_scrapes_the_fleet_with_exemplars(tmp_path: Path) 
     assert ids and all(HEX32.match(i) for i in ids)
     loaded = {r["name"] for g in rules["data"]["groups"] for r in g["rules"]}
     assert loaded == {a for alerts in ALERTS_BY_INCIDENT.values() for a in alerts}
+
+
+async def test_a_frozen_fleet_serves_its_last_state_unchanged() -> None:
+    """``freeze`` stops the simulation: the endpoints keep answering, with the same
+    values however the clock moves on (while a running fleet's move)."""
+    now = [1_800_000_000.0]
+    fleet = Fleet(FleetConfig(seed=5, incident_kinds=(), tick=0.05), clock=lambda: now[0])
+    await fleet.start()
+    try:
+        async with httpx.AsyncClient() as client:
+            async def bodies() -> list[bytes]:
+                return [(await client.get(url)).content for url in fleet.targets]
+
+            async def advance(seconds: float) -> None:
+                now[0] += seconds
+                await asyncio.sleep(0.3)  # several ticks
+
+            before = await bodies()
+            await advance(5.0)
+            assert await bodies() != before  # running: the values move
+            fleet.freeze()
+            await asyncio.sleep(0.1)
+            frozen = await bodies()
+            await advance(30.0)
+            assert await bodies() == frozen
+    finally:
+        await fleet.stop()
