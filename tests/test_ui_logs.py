@@ -271,7 +271,9 @@ async def test_a_failing_source_and_a_gap_are_visible(tmp_path: Path) -> None:
         source.state(False, "connection refused \x1b[31m")
         panel = panel_of(app)
         await wait_until(pilot, lambda: panel.state == ERROR, what="error state")
-        assert "connection refused \\x1b[31m" in screen(app)
+        # (The state is set before the next frame draws it.)
+        await wait_until(pilot, lambda: "connection refused \\x1b[31m" in screen(app),
+                         what="the reason, escape shown inert")
         assert "request finished" in screen(app)  # the lines stay
 
 
@@ -280,7 +282,7 @@ async def test_a_panel_naming_a_metrics_source_says_so(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         panel = panel_of(app)
         await wait_until(pilot, lambda: panel.state == ERROR, what="error state")
-        assert "not a log source" in screen(app)
+        await wait_until(pilot, lambda: "not a log source" in screen(app), what="the reason")
 
 
 async def test_tails_outlive_a_layout_switch_and_stop_with_the_app(tmp_path: Path) -> None:
