@@ -46,36 +46,50 @@ class TextBox(Input):
         self.on_submit: Callable[[Input.Submitted], object] | None = None
         self.on_cancel: Callable[[], object] | None = None
 
-    def finish(self, key: str) -> bool:
-        """Enter or escape: the owner's callback, now. False when it has none."""
-        if key == "enter" and self.on_submit is not None:
-            self.on_submit(self.Submitted(self, self.value))
+    async def take(self, event: events.Key, *, typed_here: bool) -> bool:
+        """Do ``event`` now, in turn: enter and escape call the owner back, a printable key
+        is typed in (unless ``typed_here``: Input types those it gets itself), a key this
+        box binds runs its action. True when done (the event is then stopped)."""
+        if event.key == "enter" and self.on_submit is not None:
+            done = self.on_submit
+            self._stop(event)
+            done(self.Submitted(self, self.value))
             return True
-        if key == "escape" and self.on_cancel is not None:
+        if event.key == "escape" and self.on_cancel is not None:
+            self._stop(event)
             self.on_cancel()
             return True
-        return False
+        if event.is_printable and event.character is not None:
+            if typed_here:
+                return False
+            self._stop(event)
+            selection = self.selection
+            if selection.is_empty:
+                self.insert_text_at_cursor(event.character)
+            else:
+                self.replace(event.character, *selection)
+            return True
+        active = self.app.active_bindings.get(event.key)
+        if active is None or active.node is not self:
+            return False
+        self._stop(event)
+        await self.run_action(active.binding.action)
+        return True
+
+    @staticmethod
+    def _stop(event: events.Key) -> None:
+        event.stop()
+        event.prevent_default()
 
     async def on_key(self, event: events.Key) -> None:
         screen = self.screen
         if screen.focused is not self:
             # Queued here before the focus moved on: it belongs to whoever has it now.
-            event.stop()
-            event.prevent_default()
+            self._stop(event)
             if screen.focused is not None:
                 screen.focused.post_message(_handed_on(event.key, event.character))
             return
-        if event.key in ("enter", "escape") and self.finish(event.key):
-            event.stop()
-            event.prevent_default()
-            return
-        if event.is_printable:
-            return  # typed in by Input itself
-        active = self.app.active_bindings.get(event.key)
-        if active is not None and active.node is self:
-            event.stop()
-            event.prevent_default()
-            await self.run_action(active.binding.action)
+        await self.take(event, typed_here=True)
 
 
 def _handed_on(key: str, character: str | None) -> events.Key:
@@ -87,16 +101,15 @@ def _handed_on(key: str, character: str | None) -> events.Key:
     return handed
 
 
-def open_box(host: DOMNode, box: Input, value: str | None = None, *,
-             on_submit: Callable[[Input.Submitted], object] | None = None,
-             on_cancel: Callable[[], object] | None = None) -> None:
+def open_box(host: DOMNode, box: TextBox, value: str | None = None, *,
+             on_submit: Callable[[Input.Submitted], object],
+             on_cancel: Callable[[], object]) -> None:
     """Show-ready ``box`` (its class is the caller's): focused now, its text selected;
     enter and escape in it call ``on_submit`` (with the submission) and ``on_cancel``."""
     if value is not None:
         box.value = value
     box.selection = Selection(0, len(box.value))
-    if isinstance(box, TextBox):
-        box.on_submit, box.on_cancel = on_submit, on_cancel
+    box.on_submit, box.on_cancel = on_submit, on_cancel
     focus_now(host, box)
 
 
@@ -105,42 +118,23 @@ def focus_now(host: DOMNode, widget: Widget) -> None:
     host.screen.set_focus(widget, scroll_visible=False)
 
 
-async def route_key(host: DOMNode, event: events.Key, box: Input | None,
+async def route_key(host: DOMNode, event: events.Key, box: TextBox | None,
                     actions: Collection[str]) -> bool:
     """For ``host.on_key``: True when the key was handled here (the event is stopped).
 
-    While the box is open, every key that reaches the host is done here and now, in the
-    order the keys came: a printable one is typed into the box, one the box binds (enter,
-    backspace, ctrl+u…) runs the box's action. Left to bubble up to the app's bindings, a
-    ctrl+u typed before some text would run after it and wipe it."""
-    if box is None:
-        active = host.app.active_bindings.get(event.key)
-        if (active is None or active.node is not host
-                or active.binding.action not in actions):
-            return False
-        event.stop()
-        event.prevent_default()
-        getattr(host, f"action_{active.binding.action}")()
-        return True
-    if event.key in ("enter", "escape") and isinstance(box, TextBox) and box.finish(event.key):
-        event.stop()
-        event.prevent_default()
-        return True
-    if event.is_printable and event.character is not None:
-        event.stop()
-        event.prevent_default()
-        selection = box.selection
-        if selection.is_empty:
-            box.insert_text_at_cursor(event.character)
-        else:
-            box.replace(event.character, *selection)
-        return True
+    With no box open, a key bound to one of ``actions`` (those that open a box) runs it
+    now. While the box is open, every key that reaches the host is the box's, done now, in
+    the order the keys came (:meth:`TextBox.take`): left to bubble up to the app's
+    bindings, a ctrl+u typed before some text would run after it and wipe it."""
+    if box is not None:
+        return await box.take(event, typed_here=False)
     active = host.app.active_bindings.get(event.key)
-    if active is None or active.node is not box:
+    if (active is None or active.node is not host
+            or active.binding.action not in actions):
         return False
     event.stop()
     event.prevent_default()
-    await box.run_action(active.binding.action)
+    getattr(host, f"action_{active.binding.action}")()
     return True
 
 

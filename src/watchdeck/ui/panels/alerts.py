@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -232,7 +231,7 @@ class AlertsPanel(Panel):
 
     def action_filter_alerts(self) -> None:
         self.add_class("-filtering")
-        open_box(self, self.query_one("#alerts-filter", Input),
+        open_box(self, self.query_one("#alerts-filter", TextBox),
                  ",".join(str(m) for m in self.matchers), on_submit=self._apply_filter,
                  on_cancel=self._close_filter)
 
@@ -240,9 +239,8 @@ class AlertsPanel(Panel):
         self.remove_class("-filtering")
         focus_now(self, self)
 
-    @on(Input.Submitted, "#alerts-filter")
     def _apply_filter(self, event: Input.Submitted) -> None:
-        event.stop()
+        """The box's submission (called by it: see ui/typeahead.py)."""
         try:
             self.matchers = parse_matchers(event.value) if event.value.strip() else []
         except ValueError as error:
@@ -254,5 +252,5 @@ class AlertsPanel(Panel):
         self._fill()
 
     async def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
-        box = self.query_one("#alerts-filter", Input) if self.has_class("-filtering") else None
+        box = self.query_one("#alerts-filter", TextBox) if self.has_class("-filtering") else None
         await route_key(self, event, box, ("filter_alerts",))

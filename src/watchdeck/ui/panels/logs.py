@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
@@ -699,7 +698,7 @@ class LogsPanel(Panel):
     def _open_box(self, which: str, value: str | None = None) -> None:
         self.remove_class("-searching" if which == "filter" else "-filtering")
         self.add_class(f"-{which}ing")
-        open_box(self, self.query_one(f"#logs-{which}", Input), value,
+        open_box(self, self.query_one(f"#logs-{which}", TextBox), value,
                  on_submit=self._apply_filter if which == "filter" else self._apply_search,
                  on_cancel=self._close_boxes)
 
@@ -708,10 +707,10 @@ class LogsPanel(Panel):
         self.remove_class("-searching")
         focus_now(self, self)
 
-    def _box_open(self) -> Input | None:
+    def _box_open(self) -> TextBox | None:
         for which in ("filter", "search"):
             if self.has_class(f"-{which}ing"):
-                return self.query_one(f"#logs-{which}", Input)
+                return self.query_one(f"#logs-{which}", TextBox)
         return None
 
     def action_filter_logs(self) -> None:
@@ -720,9 +719,8 @@ class LogsPanel(Panel):
     def action_search_logs(self) -> None:
         self._open_box("search")
 
-    @on(Input.Submitted, "#logs-filter")
     def _apply_filter(self, event: Input.Submitted) -> None:
-        event.stop()
+        """The box's submission (called by it: see ui/typeahead.py)."""
         try:
             self.filter = parse_filter(event.value) if event.value.strip() else None
         except ValueError as error:
@@ -734,9 +732,8 @@ class LogsPanel(Panel):
         self._refresh_note()
         self.rebuild()
 
-    @on(Input.Submitted, "#logs-search")
     def _apply_search(self, event: Input.Submitted) -> None:
-        event.stop()
+        """The box's submission (called by it: see ui/typeahead.py)."""
         try:
             self.search = parse_search(event.value) if event.value.strip() else None
         except ValueError as error:

@@ -372,16 +372,15 @@ class TraceListScreen(Screen[None]):
 
     def action_filter(self) -> None:
         self.add_class("-filtering")
-        open_box(self, self.query_one(Input), describe_trace_filter(self.filter),
+        open_box(self, self.query_one(TextBox), describe_trace_filter(self.filter),
                  on_submit=self._apply_filter, on_cancel=self.action_back)
 
     async def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
-        box = self.query_one(Input) if self.has_class("-filtering") else None
+        box = self.query_one(TextBox) if self.has_class("-filtering") else None
         await route_key(self, event, box, ("filter",))
 
-    @on(Input.Submitted)
     def _apply_filter(self, event: Input.Submitted) -> None:
-        event.stop()
+        """The box's submission (called by it: see ui/typeahead.py)."""
         try:
             self.filter = parse_trace_filter(event.value)
         except TraceFilterError as error:

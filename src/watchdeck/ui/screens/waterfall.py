@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -529,16 +529,15 @@ class WaterfallScreen(Screen[None]):
 
     def action_search(self) -> None:
         self.add_class("-searching")
-        open_box(self, self.query_one(Input), on_submit=self._search,
+        open_box(self, self.query_one(TextBox), on_submit=self._search,
                  on_cancel=self.action_back)
 
     async def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
-        box = self.query_one(Input) if self.has_class("-searching") else None
+        box = self.query_one(TextBox) if self.has_class("-searching") else None
         await route_key(self, event, box, ("search",))
 
-    @on(Input.Submitted)
     def _search(self, event: Input.Submitted) -> None:
-        event.stop()
+        """The box's submission (called by it: see ui/typeahead.py)."""
         self.remove_class("-searching")
         focus_now(self, self.view)
         if self.trace_tree is None:
