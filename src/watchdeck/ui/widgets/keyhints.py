@@ -1,7 +1,8 @@
 """One-line key hint bars: a screen's shown bindings, drawn as one Static.
 
-Textual's Footer builds a widget per key, which costs about 150 ms when a screen opens;
-drill-down screens (trace list, waterfall, logs) must open fast, so they use this.
+Textual's Footer builds a widget per key, which costs about 150 ms when a screen opens and
+again on every focus change. ``KeyHints`` draws a fixed list (the drill-down screens: trace
+list, waterfall, logs); ``LiveKeyHints`` follows the focus.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from itertools import groupby
 
 from rich.text import Text
 from textual.binding import Binding
+from textual.widget import Widget
 from textual.widgets import Static
 
 from watchdeck.core.keys import display_keys
@@ -26,18 +28,27 @@ class KeyHints(Static):
                        for b in bindings if b.show] + list(extra)
 
     def on_mount(self) -> None:
-        key_style = f"bold {self.app.theme_variables.get('accent', 'yellow')}"
-        text = Text(no_wrap=True, overflow="ellipsis")
-        for key, description in self._pairs:
-            # (The space goes with the key: SVG export drops a run's leading spaces.)
-            text.append(f"{key} ", style=key_style)
-            text.append(f"{description}  ")
-        self.update(text)
+        self.update(hint_text(self, [(key, text, True) for key, text in self._pairs]))
+
+
+def hint_text(widget: Widget, hints: list[tuple[str, str, bool]]) -> Text:
+    """(key, what it does, enabled) pairs as one line: keys in the accent colour, disabled
+    ones dimmed."""
+    variables = widget.app.theme_variables
+    key_style = f"bold {variables.get('accent', 'yellow')}"
+    dim = variables.get("foreground-muted", "grey50")
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for key, description, enabled in hints:
+        # (The space goes with the key: SVG export drops a run's leading spaces.)
+        text.append(f"{key} ", style=key_style if enabled else dim)
+        text.append(f"{description}  ", style="" if enabled else dim)
+    return text
 
 
 class LiveKeyHints(Static):
-    """The key hint bar of the dashboard: the focused widget's shown bindings and the
-    screen's and app's, redrawn as one line when the focus or the bindings change.
+    """A key hint bar that follows the focus (dashboard, alert detail, silences): the
+    focused widget's shown bindings and the screen's and app's, redrawn as one line when
+    the focus or the bindings change.
 
     Textual's Footer draws the same, but rebuilds a widget per key on every focus change
     (opening a filter box, moving between panels): about 100 ms each time on a 2-core box,
@@ -49,7 +60,8 @@ class LiveKeyHints(Static):
 
     def __init__(self) -> None:
         super().__init__("", markup=False)
-        self._shown: list[tuple[str, str, bool]] | None = None
+        # The hints, and the command palette's key (docked right), as last drawn.
+        self._shown: tuple[list[tuple[str, str, bool]], str | None] | None = None
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -75,12 +87,11 @@ class LiveKeyHints(Static):
             else:
                 shown += [(self.app.get_key_display(b), b.description, e) for b, e in firsts]
         palette = active.get(self.app.COMMAND_PALETTE_BINDING)
-        if self.app.ENABLE_COMMAND_PALETTE and palette is not None:
-            shown.append((self.app.get_key_display(palette.binding), "palette", True))
-        if shown == self._shown:
-            return
-        self._shown = shown
-        self._draw()
+        palette_key = (self.app.get_key_display(palette.binding)
+                       if self.app.ENABLE_COMMAND_PALETTE and palette is not None else None)
+        if (shown, palette_key) != self._shown:
+            self._shown = (shown, palette_key)
+            self._draw()
 
     def on_resize(self) -> None:
         self._draw()
@@ -88,23 +99,11 @@ class LiveKeyHints(Static):
     def _draw(self) -> None:
         """The keys from the left, the command palette's docked right (the rest is cut
         with an ellipsis when the line is too short for all)."""
-        shown = self._shown or []
-        key_style = f"bold {self.app.theme_variables.get('accent', 'yellow')}"
-        dim = self.app.theme_variables.get("foreground-muted", "grey50")
-
-        def hints(pairs: list[tuple[str, str, bool]]) -> Text:
-            text = Text(no_wrap=True, overflow="ellipsis")
-            for key, description, enabled in pairs:
-                # (The space goes with the key: SVG export drops a run's leading spaces.)
-                text.append(f"{key} ", style=key_style if enabled else dim)
-                text.append(f"{description}  ", style="" if enabled else dim)
-            return text
-
-        docked = [pair for pair in shown if pair[1] == "palette"][-1:]
-        text = hints([pair for pair in shown if pair not in docked])
+        shown, palette_key = self._shown or ([], None)
+        text = hint_text(self, shown)
         width = self.content_size.width
-        if docked and width > 0:
-            right = hints(docked)
+        if palette_key is not None and width > 0:
+            right = hint_text(self, [(palette_key, "palette", True)])
             right.rstrip()
             room = max(0, width - right.cell_len - 1)
             if text.cell_len > room:
