@@ -379,7 +379,7 @@ class LogsPanel(Panel):
         assert chosen is not None  # no stop flag: never stopped
         return self._take(chosen)
 
-    def _matcher(self):  # type: ignore[no-untyped-def]
+    def _matcher(self) -> Callable[[LogRecord], bool] | None:
         return self.filter.matches if self.filter is not None else None
 
     def _take(self, chosen: Selection) -> int:
