@@ -83,6 +83,20 @@ def screen(app: WatchdeckApp) -> str:
     return export_text(app)
 
 
+@contextlib.asynccontextmanager
+async def focused_logs(tmp_path: Path) -> AsyncIterator[
+        tuple[WatchdeckApp, Pilot[object], LogsPanel, ScriptedLogSource]]:
+    """The logs layout on HISTORY, its panel focused."""
+    source = ScriptedLogSource("app", HISTORY)
+    app = logs_app(tmp_path, source)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: "NCCL timeout" in screen(app))
+        panel = panel_of(app)
+        panel.focus()
+        await pilot.pause()
+        yield app, pilot, panel, source
+
+
 async def test_history_then_live_lines_follow_at_the_bottom(tmp_path: Path) -> None:
     source = ScriptedLogSource("app", HISTORY)
     app = logs_app(tmp_path, source)
@@ -105,12 +119,7 @@ async def test_history_then_live_lines_follow_at_the_bottom(tmp_path: Path) -> N
 
 
 async def test_moving_up_pauses_and_counts_new_lines_then_g_follows(tmp_path: Path) -> None:
-    source = ScriptedLogSource("app", HISTORY)
-    app = logs_app(tmp_path, source)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: "NCCL timeout" in screen(app))
-        panel = panel_of(app)
-        panel.focus()
+    async with focused_logs(tmp_path) as (app, pilot, panel, source):
         await pilot.press("up", "up")
         assert not panel.follow and panel.cursor == len(HISTORY) - 3
         source.push([record(100 + i, f"meanwhile {i}", seq=100 + i) for i in range(40)])
@@ -123,12 +132,7 @@ async def test_moving_up_pauses_and_counts_new_lines_then_g_follows(tmp_path: Pa
 
 
 async def test_filter_narrows_lines_and_a_bad_filter_is_refused(tmp_path: Path) -> None:
-    source = ScriptedLogSource("app", HISTORY)
-    app = logs_app(tmp_path, source)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: "NCCL timeout" in screen(app))
-        panel = panel_of(app)
-        panel.focus()
+    async with focused_logs(tmp_path) as (app, pilot, panel, source):
         await pilot.press("slash")
         await pilot.press(*"level>=error")
         await pilot.press("enter")
@@ -159,12 +163,7 @@ async def test_filter_narrows_lines_and_a_bad_filter_is_refused(tmp_path: Path) 
 
 
 async def test_find_highlights_and_n_jumps_errors_jump_with_e(tmp_path: Path) -> None:
-    source = ScriptedLogSource("app", HISTORY)
-    app = logs_app(tmp_path, source)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: "NCCL timeout" in screen(app))
-        panel = panel_of(app)
-        panel.focus()
+    async with focused_logs(tmp_path) as (app, pilot, panel, source):
         await pilot.press("f", *"finished", "enter")
         await pilot.pause(0.1)
         # The last match above the bottom first, then n/N walk the matches.
@@ -430,26 +429,12 @@ async def test_a_long_filter_scan_runs_off_the_event_loop(tmp_path: Path,
         assert "filtering…" not in screen(app)
 
 
-@contextlib.asynccontextmanager
-async def focused_logs(tmp_path: Path) -> AsyncIterator[tuple[WatchdeckApp, Pilot[object],
-                                                              LogsPanel]]:
-    """The logs layout on HISTORY, its panel focused."""
-    source = ScriptedLogSource("app", HISTORY)
-    app = logs_app(tmp_path, source)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: "NCCL timeout" in screen(app))
-        panel = panel_of(app)
-        panel.focus()
-        await pilot.pause()
-        yield app, pilot, panel
-
-
 @pytest.mark.parametrize("box", ["slash", "f"])
 async def test_keys_typed_in_one_burst_after_slash_land_in_the_box(tmp_path: Path,
                                                                    box: str) -> None:
     """Typed fast right after ``/`` or ``f``, the text goes into the box that opened, not
     to the panel's own keys (``e`` would jump to an error, ``w`` would wrap)."""
-    async with focused_logs(tmp_path) as (app, pilot, panel):
+    async with focused_logs(tmp_path) as (app, pilot, panel, _):
         wrap, cursor = panel.wrap, panel.cursor
         type_in_one_burst(app, box, "level>=error")
         if box == "slash":
@@ -469,7 +454,7 @@ async def test_editing_keys_and_text_in_one_burst_keep_their_order(tmp_path: Pat
     """ctrl+u, a filter and enter in one burst, the box opening in the same burst (``/``
     and an ``x`` first) or already open and focused: ctrl+u clears what was in the box
     before it, not the filter typed after it."""
-    async with focused_logs(tmp_path) as (app, pilot, panel):
+    async with focused_logs(tmp_path) as (app, pilot, panel, _):
         await pilot.press("slash", *"level>=warn", "enter")  # a filter to replace
         await wait_until(pilot, lambda: len(panel.shown) == 3, what="first filter")
         if box_open:
@@ -487,7 +472,7 @@ async def test_a_key_typed_right_after_enter_or_escape_goes_to_the_panel_once(
         tmp_path: Path, close: str) -> None:
     """``/``, a filter, enter (or escape) and ``w`` in one burst: ``w`` wraps the lines,
     once, rather than being typed into the closing box."""
-    async with focused_logs(tmp_path) as (app, pilot, panel):
+    async with focused_logs(tmp_path) as (app, pilot, panel, _):
         wrap = panel.wrap
         post_keys(app, "slash", *typed("level>=error"), close, "w")
         await wait_until(pilot, lambda: panel.wrap is not wrap, what="w wrapped")
